@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# `make test`: every test stage in order, stopping at the first that fails, then a table of the
+# stages' times (printed on failure as well).
+set -euo pipefail
+hack="$(dirname "$0")"
+
+STAGE_TIMES="$(mktemp "${TMPDIR:-/tmp}/docr-stage-times.XXXXXX")"
+export STAGE_TIMES
+trap '"${hack}/stage.sh" --summary; rm -f "${STAGE_TIMES}"' EXIT
+
+# the venv stage is timed (and listed) only when it has something to do
+"${MAKE:-make}" --no-print-directory -s venv
+for stage in unit integration sanity lint molecule; do
+    "${hack}/stage.sh" "${stage}" "${hack}/${stage}.sh"
+done

@@ -1,0 +1,193 @@
+# -*- coding: utf-8 -*-
+# Copyright: dockyard.docr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private to this collection: the module base, its common options, and the single exit point.
+
+A module is a resource class and a two-line ``main()``::
+
+    class Registry(StatefulResource):
+        argument_spec = dict(...)
+        ...
+
+    def main():
+        run_resource(Registry)
+
+``run_resource`` builds the ``AnsibleModule`` (common options merged in), runs the resource, and is
+the only place that calls ``exit_json`` or ``fail_json``.
+"""
+
+import copy
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.common.validation import check_type_dict
+
+from ansible_collections.dockyard.docr.plugins.module_utils import _client
+from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrError
+
+COMMON_ARGUMENT_SPEC = dict(
+    token=dict(
+        type="str",
+        no_log=True,
+        aliases=["api_token", "oauth_token"],
+        fallback=(env_fallback, list(_client.TOKEN_ENV_VARS)),
+    ),
+    api_url=dict(type="str", default=_client.DEFAULT_API_URL, fallback=(env_fallback, [_client.API_URL_ENV_VAR])),
+    validate_certs=dict(type="bool", default=True),
+    http_timeout=dict(type="int", default=30),
+    http_retries=dict(type="int", default=5),
+)
+
+
+def merge_specs(*specs):
+    merged = {}
+    for spec in specs:
+        merged.update(copy.deepcopy(spec))
+    return merged
+
+
+class _AnsibleModule(AnsibleModule):
+    """``AnsibleModule`` that keeps the token hidden when the arguments fail validation.
+
+    ansible-core collects the ``no_log`` values while it validates. When an option with sub-options (a dict,
+    or a list of dicts) holds a string it cannot parse, that collection stops with an error before the
+    token is recorded, and the failure prints the token in ``invocation``; its message does not name the
+    option either. So the token values are recorded as soon as the arguments are loaded, and such an
+    option fails first, by name.
+    """
+
+    def _load_params(self):
+        super(_AnsibleModule, self)._load_params()
+        for name in _names(COMMON_ARGUMENT_SPEC["token"], "token"):
+            value = self.params.get(name)
+            if isinstance(value, str) and value:
+                self.no_log_values.add(value)
+
+    def _set_internal_properties(self, *args, **kwargs):
+        super(_AnsibleModule, self)._set_internal_properties(*args, **kwargs)
+        for option, spec in self.argument_spec.items():
+            if spec.get("options") is None:
+                continue
+            for name in _names(spec, option):
+                value = self.params.get(name)
+                items = value if isinstance(value, list) else [value]
+                for item in items:
+                    if not isinstance(item, str):
+                        continue
+                    try:
+                        check_type_dict(item)
+                    except TypeError:
+                        self.fail_json(msg="%s must be %s with the keys %s; got the string %r." % (
+                            name, "a list of dictionaries" if spec.get("type") == "list" else "a dictionary",
+                            ", ".join(sorted(spec["options"])), item))
+
+
+def _names(spec, option):
+    return [option] + list(spec.get("aliases") or [])
+
+
+class DocrModule(object):
+    """``AnsibleModule`` with the common options, and a client built on first use."""
+
+    def __init__(self, argument_spec, supports_check_mode=True, **kwargs):
+        self.module = _AnsibleModule(
+            argument_spec=merge_specs(COMMON_ARGUMENT_SPEC, argument_spec),
+            supports_check_mode=supports_check_mode,
+            **kwargs
+        )
+        self.params = self.module.params
+        self.check_mode = self.module.check_mode
+        self.diff_mode = self.module._diff
+        self._api = None
+
+    @property
+    def api(self):
+        if self._api is None:
+            if _client.pydo is None:
+                self.module.fail_json(
+                    msg=missing_required_lib("pydo", url="https://pypi.org/project/pydo/"),
+                    exception=str(_client.PYDO_IMPORT_ERROR),
+                )
+            self._check_common()
+            self._api = _client.client_from_params(self.params)
+        return self._api
+
+    def _check_common(self):
+        if self.params["http_timeout"] <= 0:
+            raise DocrError("http_timeout must be a positive number of seconds, got %s." % self.params["http_timeout"])
+        if self.params["http_retries"] < 0:
+            raise DocrError("http_retries must be 0 or more, got %s." % self.params["http_retries"])
+
+    def warn(self, msg):
+        self.module.warn(msg)
+
+
+class Resource(object):
+    """A module's behaviour: ``run()`` returns the result dict (without ``changed`` if derived)."""
+
+    argument_spec = {}
+    module_kwargs = {}
+
+    def __init__(self, docr):
+        self.docr = docr
+        self.params = docr.params
+        self.check_mode = docr.check_mode
+
+    @property
+    def api(self):
+        return self.docr.api
+
+    def run(self):
+        raise NotImplementedError
+
+
+class StatefulResource(Resource):
+    """``state: present/absent`` over one object, with ``changed`` and ``diff`` derived.
+
+    Subclasses implement ``fetch()`` (the normalised current state, ``None`` when absent), and
+    ``create()``, ``update(before)``, ``delete(before)``, each returning the normalised state after the
+    change (predicted in check mode, without writing). ``result(before, after)`` adds extra return
+    values. ``changed`` is ``before != after``; ``diff`` is ``{before, after}``.
+    """
+
+    def fetch(self):
+        raise NotImplementedError
+
+    def create(self):
+        raise NotImplementedError
+
+    def update(self, before):
+        return before
+
+    def delete(self, before):
+        raise NotImplementedError
+
+    def result(self, before, after):
+        return {}
+
+    def run(self):
+        before = self.fetch()
+        if self.params.get("state", "present") == "absent":
+            after = None if before is None else self.delete(before)
+        elif before is None:
+            after = self.create()
+        else:
+            after = self.update(before)
+        result = self.result(before, after)
+        result["changed"] = before != after
+        if self.docr.diff_mode:
+            result["diff"] = dict(before=before or {}, after=after or {})
+        return result
+
+
+def run_resource(resource_class):
+    """Build the module, run the resource, exit or fail: the single exit point of every module."""
+    docr = DocrModule(resource_class.argument_spec, **resource_class.module_kwargs)
+    try:
+        result = resource_class(docr).run()
+    except DocrError as exc:
+        docr.module.fail_json(**exc.to_result())
+    except Exception as exc:  # pylint: disable=broad-except  # anything else is a bug: report it, with its trace
+        docr.module.fail_json(msg="Unexpected error: %s" % exc, exception=traceback.format_exc())
+    result.setdefault("changed", False)
+    docr.module.exit_json(**result)

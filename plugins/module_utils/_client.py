@@ -1,0 +1,372 @@
+# -*- coding: utf-8 -*-
+# Copyright: dockyard.docr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private to this collection: the only place that touches pydo.
+
+One client per module run. Every API call goes through ``DocrClient.call`` (a pydo operation) or
+``DocrClient.raw`` (``send_request`` for the few things pydo cannot express), which give:
+
+* one error mapping (``DocrApiError`` with status, error id, message and request id),
+* "not found" as a value: documented 404 bodies that pydo returns as dicts become ``None``,
+* bounded retries with exponential back-off that honour ``Retry-After`` and ``ratelimit-reset``,
+  for idempotent calls, and for POSTs only where that is safe (see ``call``),
+* pagination over page numbers and ``page_token``, asking for the largest page the API allows,
+* plain ``http://`` only for loopback hosts (the simulator).
+"""
+
+import email.utils
+import ipaddress
+import json
+import random
+import time
+
+try:
+    from urllib.parse import urlsplit, parse_qs
+except ImportError:  # pragma: no cover - Python 2 is not supported by this collection
+    urlsplit = parse_qs = None
+
+PYDO_IMPORT_ERROR = None
+try:
+    import pydo
+    from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+    from azure.core.pipeline.policies import SansIOHTTPPolicy
+    from azure.core.rest import HttpRequest
+except ImportError as exc:  # guarded: the module reports missing_required_lib
+    pydo = None
+    PYDO_IMPORT_ERROR = exc
+    HttpResponseError = ServiceRequestError = ServiceResponseError = Exception
+    SansIOHTTPPolicy = object
+    HttpRequest = None
+
+from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrApiError, DocrError
+
+COLLECTION_VERSION = "0.1.0"
+USER_AGENT = "dockyard.docr/%s" % COLLECTION_VERSION
+DEFAULT_API_URL = "https://api.digitalocean.com"
+TOKEN_ENV_VARS = ("DIGITALOCEAN_ACCESS_TOKEN", "DIGITALOCEAN_TOKEN", "DO_API_TOKEN", "DO_API_KEY", "DO_OAUTH_TOKEN", "OAUTH_TOKEN")
+API_URL_ENV_VAR = "DIGITALOCEAN_API_URL"
+
+# The largest page size the DigitalOcean API accepts.
+MAX_PER_PAGE = 200
+# Longest single wait between two attempts, and the base of the exponential back-off.
+MAX_SINGLE_WAIT = 60.0
+BACKOFF_BASE = 0.5
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+# Calls that create something: a blind repeat could create it twice (see DocrClient._attempts).
+CREATING_OPERATIONS = frozenset((
+    "registries.create",
+    "registries.run_garbage_collection",
+    "registry.create",
+    "registry.run_garbage_collection",
+))
+
+_HELP_401 = (
+    "The DigitalOcean API rejected the token (401 Unauthorized). Check that the token is current and "
+    "complete: create one at https://cloud.digitalocean.com/account/api/tokens and pass it as the 'token' "
+    "option or in DIGITALOCEAN_ACCESS_TOKEN."
+)
+_HELP_403 = (
+    "The token is valid but may not do this (403 Forbidden). A read-only token cannot change anything; "
+    "a custom-scoped token needs the 'registry' scopes (and 'kubernetes' for the DOKS integration)."
+)
+
+
+def is_loopback_host(host):
+    """True for localhost and any address in 127.0.0.0/8 or ::1."""
+    if not host:
+        return False
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_api_url(api_url):
+    """Fail before any request when the URL is not https, or plain http to something not loopback."""
+    parts = urlsplit(api_url or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DocrError("api_url must be an http(s) URL such as %s, got %r." % (DEFAULT_API_URL, api_url))
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise DocrError(
+            "api_url %r uses plain http to a host that is not loopback. The token would travel unencrypted: "
+            "use https. Plain http is accepted only for 127.0.0.1, ::1 and localhost (the simulator)." % api_url
+        )
+    return api_url.rstrip("/")
+
+
+class _BearerPolicy(SansIOHTTPPolicy):
+    """Sets the bearer token; refuses plain http except to loopback hosts.
+
+    pydo's own credential policy refuses every plain-http URL, which rules out the local simulator.
+    """
+
+    def __init__(self, token):
+        super(_BearerPolicy, self).__init__()
+        self._token = token
+
+    def on_request(self, request):
+        parts = urlsplit(request.http_request.url)
+        if parts.scheme != "https" and not is_loopback_host(parts.hostname):
+            raise DocrError("Refusing to send the token over plain http to %s." % parts.hostname)
+        request.http_request.headers["Authorization"] = "Bearer %s" % self._token
+
+
+def _parse_body(text):
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _int_header(headers, name):
+    try:
+        return int(float(headers.get(name)))
+    except (TypeError, ValueError):
+        return None
+
+
+class DocrClient(object):
+    """A pydo client plus the collection's error mapping, retries and pagination."""
+
+    def __init__(self, token, api_url=DEFAULT_API_URL, validate_certs=True, http_timeout=30, http_retries=5, sleep=time.sleep):
+        if pydo is None:
+            raise DocrError("pydo is required", exception=str(PYDO_IMPORT_ERROR))
+        if not token:
+            raise DocrError(
+                "No DigitalOcean API token. Set the 'token' option (or module_defaults for group/dockyard.docr.docr), "
+                "or one of the environment variables %s." % ", ".join(TOKEN_ENV_VARS)
+            )
+        self.api_url = check_api_url(api_url)
+        self.http_retries = max(0, int(http_retries))
+        self.http_timeout = http_timeout
+        self._sleep = sleep
+        self.rate_limit = {}
+        self.server_time = None
+        self.calls = 0
+        self._pydo = pydo.Client(
+            token=token,
+            endpoint=self.api_url,
+            authentication_policy=_BearerPolicy(token),
+            user_agent=USER_AGENT,
+            connection_verify=validate_certs,
+            connection_timeout=http_timeout,
+            read_timeout=http_timeout,
+            retry_total=0,  # retries are ours (below): pydo's policy does not honour ratelimit-reset
+        )
+
+    # ---- bookkeeping -------------------------------------------------------------------------
+    def _observe(self, headers):
+        """Remember the rate-limit headers and the server's clock from a response."""
+        if headers is None:
+            return
+        limit = {}
+        for key in ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"):
+            value = _int_header(headers, key)
+            if value is not None:
+                limit[key.split("-", 1)[1]] = value
+        if limit:
+            self.rate_limit = limit
+        date = headers.get("Date")
+        if date:
+            try:
+                self.server_time = email.utils.parsedate_to_datetime(date).timestamp()
+            except (TypeError, ValueError, IndexError):
+                pass
+
+    def now(self):
+        """The API's idea of now (from the last Date header), or the local clock."""
+        return self.server_time if self.server_time is not None else time.time()
+
+    def _wait_for(self, attempt, headers, status):
+        """Seconds to wait before attempt number ``attempt + 1``."""
+        if headers is not None:
+            retry_after = headers.get("Retry-After")
+            if retry_after is not None:
+                try:
+                    return min(MAX_SINGLE_WAIT, max(0.0, float(retry_after)))
+                except ValueError:
+                    try:
+                        when = email.utils.parsedate_to_datetime(retry_after).timestamp()
+                        return min(MAX_SINGLE_WAIT, max(0.0, when - self.now()))
+                    except (TypeError, ValueError, IndexError):
+                        pass
+            if status == 429 and _int_header(headers, "ratelimit-remaining") == 0:
+                reset = _int_header(headers, "ratelimit-reset")
+                if reset:
+                    return min(MAX_SINGLE_WAIT, max(0.0, reset - self.now()))
+        backoff = BACKOFF_BASE * (2 ** attempt)
+        return min(MAX_SINGLE_WAIT, backoff * (0.75 + random.random() / 2))
+
+    def _error(self, status, body, headers, what):
+        body = body if isinstance(body, dict) else {}
+        error_id = body.get("id")
+        message = body.get("message")
+        request_id = body.get("request_id") or (headers.get("x-request-id") if headers is not None else None)
+        if status == 401:
+            msg = _HELP_401
+        elif status == 403:
+            msg = _HELP_403
+        elif status == 429:
+            msg = "The DigitalOcean API rate limit was still exceeded after %d retries (%s)." % (self.http_retries, what)
+        else:
+            msg = "DigitalOcean API error %s on %s: %s" % (status, what, message or error_id or "no details")
+        return DocrApiError(msg, status_code=status, error_id=error_id, error_message=message, request_id=request_id)
+
+    # ---- the one retry loop -------------------------------------------------------------------
+    def _attempts(self, send, what, idempotent, recover=None):
+        """Run ``send`` until it succeeds or retrying is no longer safe or allowed.
+
+        ``send`` returns ``(status, body, headers)`` or raises. Idempotent calls (reads, and writes
+        that set a state: delete, cancel, subscription, DOKS integration) are simply repeated. A call
+        that creates something (a registry, a GC) is repeated after a 429 (the API refused it before
+        doing anything) or after a failure that happened before the request was sent; after a 5xx or
+        a lost response it may have gone through, so it is repeated only when ``recover`` (a
+        read-back) says it did not: ``recover()`` returns the created object or ``None``. If such a repeat
+        is then refused (a 409: the earlier attempt was slow, not lost, and landed first), ``recover()`` is
+        asked again before the refusal is reported.
+        """
+        attempt = 0
+        # True once an attempt of a creating call may have gone through unseen (a 5xx or a lost answer).
+        uncertain = False
+        while True:
+            status = headers = body = None
+            failure = None
+            try:
+                self.calls += 1
+                status, body, headers = send()
+                self._observe(headers)
+            except HttpResponseError as exc:
+                response = exc.response
+                status = exc.status_code
+                headers = response.headers if response is not None else None
+                self._observe(headers)
+                try:
+                    body = _parse_body(response.text()) if response is not None else None
+                except Exception:  # pylint: disable=broad-except  # a body we cannot read is no body
+                    body = None
+                if status not in RETRY_STATUSES:
+                    if uncertain and recover is not None:
+                        # e.g. a 409 "already exists": an earlier attempt, slow rather than lost, landed first.
+                        found = recover()
+                        if found is not None:
+                            return 200, found, None
+                    raise self._error(status, body, headers, what)
+                failure = "status"
+            except ServiceRequestError as exc:  # pylint: disable=duplicate-except  # all are Exception only without pydo
+                # Not sent at all (connection refused, DNS): always safe to repeat.
+                failure = "unsent"
+                body = str(exc)
+            except ServiceResponseError as exc:  # pylint: disable=duplicate-except
+                # Sent, but no (complete) answer: a timeout or a dropped connection.
+                failure = "lost"
+                body = str(exc)
+            else:
+                return status, body, headers
+
+            safe = idempotent or failure == "unsent" or status == 429
+            uncertain = uncertain or not safe
+            if not safe and recover is not None:
+                found = recover()
+                if found is not None:
+                    return 200, found, None
+                safe = True
+            if not safe or attempt >= self.http_retries:
+                if failure in ("unsent", "lost"):
+                    raise DocrApiError(
+                        "Could not reach the DigitalOcean API for %s after %d attempts: %s" % (what, attempt + 1, body),
+                        status_code=None,
+                    )
+                raise self._error(status, body if isinstance(body, dict) else None, headers, what)
+            self._sleep(self._wait_for(attempt, headers, status))
+            attempt += 1
+
+    # ---- public API ------------------------------------------------------------------------------
+    def call(self, operation, *args, **kwargs):
+        """Call a pydo operation such as ``"registries.get"``; return the body, or ``None`` on 404.
+
+        Keyword ``recover`` (for POSTs): see ``_attempts``. Other keywords go to pydo.
+        """
+        recover = kwargs.pop("recover", None)
+        missing_ok = kwargs.pop("missing_ok", True)
+        group, name = operation.split(".")
+        func = getattr(getattr(self._pydo, group), name)
+
+        def send():
+            return func(*args, cls=lambda pipeline_response, body, _headers: (
+                pipeline_response.http_response.status_code, body, pipeline_response.http_response.headers), **kwargs)
+
+        try:
+            status, body, headers = self._attempts(send, operation, operation not in CREATING_OPERATIONS, recover)
+        except DocrApiError as exc:
+            # pydo raises on a 404 that the spec does not document for this call; same meaning.
+            if exc.status_code == 404 and missing_ok:
+                return None
+            raise
+        if status == 404:
+            if missing_ok:
+                return None
+            raise self._error(status, body, headers, operation)
+        if status >= 400:
+            raise self._error(status, body, headers, operation)
+        return body
+
+    def raw(self, method, path, params=None, body=None, recover=None, missing_ok=True, idempotent=None):
+        """Send a request pydo has no method for (documented API behaviour the spec omits).
+
+        ``idempotent`` defaults to true for every method but POST.
+        """
+        if idempotent is None:
+            idempotent = method != "POST"
+
+        def send():
+            request = HttpRequest(method, path, params=params, json=body)
+            response = self._pydo.send_request(request)
+            response.read()
+            if response.status_code >= 400:
+                raise HttpResponseError(response=response)
+            return response.status_code, _parse_body(response.text()), response.headers
+
+        try:
+            status, data, _headers = self._attempts(send, "%s %s" % (method, path), idempotent, recover)
+        except DocrApiError as exc:
+            if exc.status_code == 404 and missing_ok:
+                return None
+            raise
+        return data if status != 204 else None
+
+    def paginate(self, operation, key, *args, **kwargs):
+        """All items under ``key`` across pages (page numbers or ``page_token``), largest pages first."""
+        kwargs.setdefault("per_page", MAX_PER_PAGE)
+        items = []
+        while True:
+            body = self.call(operation, *args, **kwargs)
+            if body is None:
+                return None if not items else items
+            items.extend(body.get(key) or [])
+            next_url = ((body.get("links") or {}).get("pages") or {}).get("next")
+            if not next_url:
+                return items
+            query = parse_qs(urlsplit(next_url).query)
+            if "page_token" in query:
+                kwargs["page_token"] = query["page_token"][0]
+                kwargs.pop("page", None)
+            elif "page" in query:
+                kwargs["page"] = int(query["page"][0])
+            else:
+                return items
+
+
+def client_from_params(params):
+    """Build the client from the common options of a module."""
+    return DocrClient(
+        token=params.get("token"),
+        api_url=params.get("api_url") or DEFAULT_API_URL,
+        validate_certs=params.get("validate_certs", True),
+        http_timeout=params.get("http_timeout") or 30,
+        http_retries=params.get("http_retries") if params.get("http_retries") is not None else 5,
+    )

@@ -1,0 +1,189 @@
+# -*- coding: utf-8 -*-
+# Copyright: dockyard.docr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private to this collection: registry, subscription and repository calls, and their normalisers.
+
+The normalisers are shared by ``docr_registry`` and ``docr_registry_info`` so their return shapes
+never drift.
+"""
+
+import re
+
+from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrApiError
+
+REGISTRY_HOST = "registry.digitalocean.com"
+NAME_PATTERN = re.compile(r"^[a-z0-9-]{1,63}$")
+TIERS = ("starter", "basic", "professional")
+# Registries an account may hold on each tier (the API allows several only on professional).
+MAX_REGISTRIES = {"starter": 1, "basic": 1, "professional": 10}
+
+
+def check_name(name, option="name"):
+    """An error message for a malformed registry name, or None."""
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        return (
+            "%s %r is not a valid registry name: use 1 to 63 characters, lowercase letters, digits and '-'."
+            % (option, name)
+        )
+    return None
+
+
+def server_url(name):
+    return "%s/%s" % (REGISTRY_HOST, name)
+
+
+def normalize_registry(obj):
+    if obj is None:
+        return None
+    return dict(
+        name=obj.get("name"),
+        region=obj.get("region"),
+        created_at=obj.get("created_at"),
+        storage_usage_bytes=obj.get("storage_usage_bytes"),
+        storage_usage_bytes_updated_at=obj.get("storage_usage_bytes_updated_at"),
+        server_url=server_url(obj.get("name")),
+    )
+
+
+def normalize_subscription(obj):
+    if not obj:
+        return None
+    tier = obj.get("tier") or {}
+    return dict(
+        tier=tier.get("slug"),
+        tier_name=tier.get("name"),
+        included_repositories=tier.get("included_repositories"),
+        included_storage_bytes=tier.get("included_storage_bytes"),
+        allow_storage_overage=tier.get("allow_storage_overage"),
+        monthly_price_in_cents=tier.get("monthly_price_in_cents"),
+        created_at=obj.get("created_at"),
+        updated_at=obj.get("updated_at"),
+    )
+
+
+def normalize_options(obj):
+    obj = obj or {}
+    tiers = []
+    for tier in obj.get("subscription_tiers") or []:
+        tiers.append(dict(
+            slug=tier.get("slug"),
+            name=tier.get("name"),
+            included_repositories=tier.get("included_repositories"),
+            included_storage_bytes=tier.get("included_storage_bytes"),
+            allow_storage_overage=tier.get("allow_storage_overage"),
+            monthly_price_in_cents=tier.get("monthly_price_in_cents"),
+            eligible=tier.get("eligible"),
+            eligibility_reasons=tier.get("eligibility_reasons") or [],
+        ))
+    return dict(regions=list(obj.get("available_regions") or []), subscription_tiers=tiers)
+
+
+def normalize_repository(obj, tags=None):
+    latest = obj.get("latest_manifest") or {}
+    result = dict(
+        name=obj.get("name"),
+        tag_count=obj.get("tag_count"),
+        manifest_count=obj.get("manifest_count"),
+        latest_manifest=dict(
+            digest=latest.get("digest"),
+            tags=list(latest.get("tags") or []),
+            size_bytes=latest.get("size_bytes"),
+            compressed_size_bytes=latest.get("compressed_size_bytes"),
+            updated_at=latest.get("updated_at"),
+        ) if latest else None,
+    )
+    if tags is not None:
+        result["tags"] = [normalize_tag(tag) for tag in tags]
+    return result
+
+
+def normalize_tag(obj):
+    return dict(
+        tag=obj.get("tag"),
+        manifest_digest=obj.get("manifest_digest"),
+        size_bytes=obj.get("size_bytes"),
+        compressed_size_bytes=obj.get("compressed_size_bytes"),
+        updated_at=obj.get("updated_at"),
+    )
+
+
+# ---- calls ---------------------------------------------------------------------------------------
+
+def get_registry(api, name):
+    body = api.call("registries.get", name)
+    return None if body is None else body.get("registry")
+
+
+def list_registries(api):
+    body = api.call("registries.list", missing_ok=False)
+    return list((body or {}).get("registries") or [])
+
+
+def get_subscription(api):
+    body = api.call("registries.get_subscription")
+    return (body or {}).get("subscription") or None
+
+
+def get_options(api):
+    body = api.call("registries.get_options", missing_ok=False)
+    return (body or {}).get("options") or {}
+
+
+def update_subscription(api, tier):
+    body = api.call("registries.update_subscription", {"tier_slug": tier}, missing_ok=False)
+    return (body or {}).get("subscription")
+
+
+def name_available(api, name):
+    """True when the name is free (the API answers 204), False when taken (409)."""
+    try:
+        api.call("registries.validate_name", {"name": name}, missing_ok=False)
+    except DocrApiError as exc:
+        if exc.status_code == 409:
+            return False
+        raise
+    return True
+
+
+def create_registry(api, name, region=None, tier=None):
+    body = {"name": name}
+    if region:
+        body["region"] = region
+    if tier:
+        body["subscription_tier_slug"] = tier
+
+    def recover():
+        found = get_registry(api, name)
+        return None if found is None else {"registry": found}
+
+    try:
+        created = api.call("registries.create", body, recover=recover, missing_ok=False)
+    except DocrApiError as exc:
+        # 409: the name is taken. When the taker is this account (a run converging the same registry at the
+        # same time), the registry is there to use; otherwise the refusal stands.
+        found = recover() if exc.status_code == 409 else None
+        if found is None:
+            raise
+        created = found
+    return (created or {}).get("registry")
+
+
+def delete_registry(api, name):
+    api.call("registries.delete", name)
+
+
+def repository_count(api, name):
+    """How many repositories a registry holds, in one call (``meta.total`` of a one-item page)."""
+    body = api.call("registries.list_repositories_v2", name, per_page=1)
+    if body is None:
+        return 0
+    total = (body.get("meta") or {}).get("total")
+    return total if total is not None else len(body.get("repositories") or [])
+
+
+def list_repositories(api, name):
+    return api.paginate("registries.list_repositories_v2", "repositories", name) or []
+
+
+def list_tags(api, registry, repository):
+    return api.paginate("registries.list_repository_tags", "tags", registry, repository) or []

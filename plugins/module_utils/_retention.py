@@ -1,0 +1,217 @@
+# -*- coding: utf-8 -*-
+# Copyright: dockyard.docr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private to this collection: tag and manifest retention - the plan (pure), the pacer, the calls.
+
+The plan is computed from listings alone, so check mode shows exactly what a real run deletes. Rules,
+in order of precedence:
+
+* a protected tag (``protect`` regexes) is always kept and never counted by ``keep_last``;
+* a manifest referenced by a protected tag, or listed in ``protect_digests``, is never deleted, and
+  (for ``target=tags``) none of its tags are deleted either, so GC can never collect it;
+* the newest ``keep_last`` remaining items (by ``updated_at``) are kept;
+* with ``older_than``, only items last updated longer ago than that are deleted.
+"""
+
+import fnmatch
+import re
+import time
+
+from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrError, DocrInputError
+from ansible_collections.dockyard.docr.plugins.module_utils._gc import format_time, parse_interval, parse_time
+
+TARGETS = ("tags", "manifests")
+DEFAULT_PROTECT = ["^latest$"]
+DEFAULT_MAX_DELETIONS = 100
+# DigitalOcean allows 250 requests per minute per token; stay a little below it by default.
+DEFAULT_REQUESTS_PER_MINUTE = 240
+# When the hourly budget (ratelimit-remaining) falls to this, wait for ratelimit-reset.
+HOURLY_RESERVE = 10
+MAX_PACING_WAIT = 60.0
+
+# Replaced in tests by the simulator's clock (the pacer measures time, it does not care whose).
+clock = time.time
+sleep = time.sleep
+
+
+# ---- input ---------------------------------------------------------------------------------------
+
+def compile_protect(patterns, option="protect"):
+    compiled = []
+    for pattern in patterns or []:
+        try:
+            compiled.append(re.compile(pattern))
+        except re.error as exc:
+            raise DocrInputError("%s: %r is not a valid regular expression (%s)." % (option, pattern, exc))
+    return compiled
+
+
+def check_policy(keep_last, older_than, max_deletions):
+    """Validate the policy options; return ``older_than`` in seconds (or None)."""
+    if keep_last is None and older_than is None:
+        raise DocrInputError(
+            "Set keep_last, older_than or both: without either, retention would have no rule to decide what to keep."
+        )
+    if keep_last is not None and keep_last < 0:
+        raise DocrInputError("keep_last must be 0 or more, got %s." % keep_last)
+    if max_deletions is not None and max_deletions < 0:
+        raise DocrInputError("max_deletions must be 0 or more, got %s." % max_deletions)
+    if older_than is None:
+        return None
+    try:
+        seconds = parse_interval(older_than, "older_than")
+    except DocrError as exc:
+        raise DocrInputError(exc.msg)
+    if seconds <= 0:
+        raise DocrInputError("older_than must be a positive duration such as 30d, got %r." % older_than)
+    return seconds
+
+
+def repository_selected(name, include, exclude):
+    if include and not any(fnmatch.fnmatchcase(name, glob) for glob in include):
+        return False
+    return not any(fnmatch.fnmatchcase(name, glob) for glob in exclude or [])
+
+
+# ---- the plan ------------------------------------------------------------------------------------
+
+def _newest_first(items):
+    return sorted(items, key=lambda item: (-(parse_time(item.get("updated_at")) or 0), item.get("tag") or item.get("digest") or ""))
+
+
+def plan_tags(repository, tags, protect, protect_digests, keep_last, older_than, now):
+    """Split one repository's tags into (delete, kept, protected_count, freed_bytes_estimate).
+
+    ``tags`` are API tag objects (``tag``, ``manifest_digest``, ``updated_at``, ``size_bytes``).
+    """
+    protected_digests = set(protect_digests or [])
+    protected_tags = set()
+    for tag in tags:
+        if any(rx.search(tag.get("tag") or "") for rx in protect):
+            protected_tags.add(tag.get("tag"))
+            protected_digests.add(tag.get("manifest_digest"))
+    candidates = []
+    protected = 0
+    for tag in tags:
+        if tag.get("tag") in protected_tags or tag.get("manifest_digest") in protected_digests:
+            protected += 1
+        else:
+            candidates.append(tag)
+    delete = []
+    for index, tag in enumerate(_newest_first(candidates)):
+        if keep_last is not None and index < keep_last:
+            continue
+        if older_than is not None:
+            updated = parse_time(tag.get("updated_at"))
+            if updated is None or now - updated < older_than:
+                continue
+        delete.append(tag)
+    deleted_names = set(t.get("tag") for t in delete)
+    # A manifest's space is freed (by the next GC) only when none of its tags is left.
+    remaining_digests = set(t.get("manifest_digest") for t in tags if t.get("tag") not in deleted_names)
+    freed = {}
+    for tag in delete:
+        digest = tag.get("manifest_digest")
+        if digest not in remaining_digests:
+            freed[digest] = tag.get("size_bytes") or 0
+    items = [dict(repository=repository, tag=t.get("tag"), digest=t.get("manifest_digest"),
+                  updated_at=t.get("updated_at"), size_bytes=t.get("size_bytes")) for t in delete]
+    return items, len(tags) - len(delete), protected, sum(freed.values())
+
+
+def plan_manifests(repository, manifests, protect, protect_digests, keep_last, older_than, now):
+    """Split one repository's manifests into (delete, kept, protected_count, freed_bytes_estimate).
+
+    Deleting a manifest deletes all its tags: a manifest with any protected tag is never deleted.
+    """
+    protected_digests = set(protect_digests or [])
+    candidates = []
+    protected = 0
+    for manifest in manifests:
+        tags = manifest.get("tags") or []
+        if manifest.get("digest") in protected_digests or any(rx.search(t) for t in tags for rx in protect):
+            protected += 1
+        else:
+            candidates.append(manifest)
+    delete = []
+    for index, manifest in enumerate(_newest_first(candidates)):
+        if keep_last is not None and index < keep_last:
+            continue
+        if older_than is not None:
+            updated = parse_time(manifest.get("updated_at"))
+            if updated is None or now - updated < older_than:
+                continue
+        delete.append(manifest)
+    items = [dict(repository=repository, tag=None, digest=m.get("digest"), tags=list(m.get("tags") or []),
+                  updated_at=m.get("updated_at"), size_bytes=m.get("size_bytes")) for m in delete]
+    return items, len(manifests) - len(delete), protected, sum((m.get("size_bytes") or 0) for m in delete)
+
+
+# ---- pacing --------------------------------------------------------------------------------------
+
+class Pacer(object):
+    """Keeps one token under the per-minute limit, and waits for the hourly reset when it runs low.
+
+    ``tick()`` is called before each request: it sleeps when the last minute already holds
+    ``per_minute`` requests, or when ``api.rate_limit`` says fewer than ``HOURLY_RESERVE`` remain.
+    """
+
+    def __init__(self, api, per_minute):
+        self.api = api
+        self.per_minute = per_minute
+        self.sent = []
+        self.waited = 0.0
+        self.waits = 0
+
+    def _wait(self, seconds):
+        seconds = min(MAX_PACING_WAIT, max(0.0, seconds))
+        if seconds > 0:
+            self.waits += 1
+            self.waited += seconds
+            sleep(seconds)
+
+    def note(self, count=1):
+        """Record requests sent outside ``tick`` (listings)."""
+        now = clock()
+        self.sent.extend([now] * count)
+
+    def tick(self):
+        if self.per_minute:
+            now = clock()
+            self.sent = [t for t in self.sent if t > now - 60]
+            if len(self.sent) >= self.per_minute:
+                self._wait(self.sent[len(self.sent) - self.per_minute] + 60 - now)
+        remaining = (self.api.rate_limit or {}).get("remaining")
+        reset = (self.api.rate_limit or {}).get("reset")
+        if remaining is not None and remaining <= HOURLY_RESERVE and reset:
+            self._wait(reset - self.api.now())
+        self.sent.append(clock())
+
+
+# ---- calls ---------------------------------------------------------------------------------------
+
+def list_repositories(api, registry):
+    repos = api.paginate("registries.list_repositories_v2", "repositories", registry)
+    if repos is None:
+        raise DocrError("Registry %r was not found." % registry)
+    return repos
+
+
+def list_tags(api, registry, repository):
+    return api.paginate("registries.list_repository_tags", "tags", registry, repository) or []
+
+
+def list_manifests(api, registry, repository):
+    return api.paginate("registries.list_repository_manifests", "manifests", registry, repository) or []
+
+
+def delete_item(api, registry, item):
+    """Delete one planned tag or manifest. A 404 means it is already gone (an earlier, interrupted run)."""
+    if item.get("tag") is not None:
+        api.call("registries.delete_repository_tag", registry, item["repository"], item["tag"])
+    else:
+        api.call("registries.delete_repository_manifest", registry, item["repository"], item["digest"])
+
+
+def now_iso(api):
+    return format_time(api.now())

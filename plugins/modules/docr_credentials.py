@@ -1,0 +1,281 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: dockyard.docr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+module: docr_credentials
+short_description: Issue short-lived docker credentials for a DigitalOcean container registry
+version_added: 0.1.0
+description:
+  - Issues docker credentials for a DigitalOcean Container Registry, read-only by default and expiring after
+    O(expiry_seconds).
+  - With O(dest), merges them into a docker C(config.json) (other registries' entries and other keys are kept),
+    written atomically with mode C(0600). A re-run issues nothing while the credentials in O(dest) stay valid
+    for more than O(refresh_before) seconds (C(changed=false), no API call).
+  - With O(kubernetes_secret), also returns a C(kubernetes.io/dockerconfigjson) Secret manifest, for clusters
+    that are not DOKS (self-managed, or in another cloud), ready for M(kubernetes.core.k8s).
+  - B(The credentials are secrets.) The module returns them only when asked (O(return_docker_config), or
+    O(kubernetes_secret)); a task that registers such a result must set C(no_log=true). The rest of the
+    output (RV(expires_at), RV(server_url), ...) holds no secret.
+  - How the expiry is recorded in O(dest) - a top-level C(dockyard.docr) key that docker ignores, mapping
+    the registry host to C(registry), C(read_write), C(expires_at) (UTC, ISO 8601; V(null) for never) and
+    C(auth_fingerprint) (a truncated SHA-256 of the C(auth) value, so a login made by another tool is noticed).
+author:
+  - dockyard.docr maintainers (@dockyard)
+options:
+  registry:
+    description:
+      - Name of the registry.
+    type: str
+    required: true
+    aliases: [name]
+  read_write:
+    description:
+      - Issue credentials that can push (and delete). By default they can only pull.
+    type: bool
+    default: false
+  expiry_seconds:
+    description:
+      - How long the credentials stay valid, in seconds.
+      - V(0) means they never expire; the module then warns, since such credentials stay valid until the
+        token that issued them is revoked.
+    type: int
+    default: 3600
+  dest:
+    description:
+      - Path of a docker C(config.json) to write the credentials into, such as C(~/.docker/config.json).
+      - An existing file is merged into, keeping every other registry's entry and every other key. It must hold
+        JSON; otherwise the module fails, naming this option, and changes nothing.
+      - Written with mode C(0600), atomically (a temporary file in the same directory renamed over it).
+        Missing directories are created with mode C(0700).
+    type: path
+  refresh_before:
+    description:
+      - With O(dest), issue new credentials only when those recorded in O(dest) for this registry (with the same
+        O(read_write)) expire within this many seconds, are missing, or were replaced by another tool.
+    type: int
+    default: 300
+  return_docker_config:
+    description:
+      - Return the docker config (with the credentials) in RV(docker_config). Register the result with
+        C(no_log=true).
+    type: bool
+    default: false
+  kubernetes_secret:
+    description:
+      - Also return a C(kubernetes.io/dockerconfigjson) Secret manifest holding the credentials, in
+        RV(kubernetes_secret). Register the result with C(no_log=true).
+      - For DOKS clusters, use the DOKS registry integration instead (it keeps the secret current itself).
+    type: dict
+    suboptions:
+      name:
+        description: Secret name.
+        type: str
+        required: true
+      namespace:
+        description: Secret namespace.
+        type: str
+        default: default
+notes:
+  - O(refresh_before) compares the recorded expiry with this host's clock; the expiry itself comes from the API's
+    clock when the credentials were issued.
+  - Credentials are issued for the registry host C(registry.digitalocean.com); one docker config holds one set.
+extends_documentation_fragment:
+  - dockyard.docr.common
+  - dockyard.docr.attributes
+  - dockyard.docr.attributes.actions
+seealso:
+  - module: dockyard.docr.docr_registry
+  - module: kubernetes.core.k8s
+"""
+
+EXAMPLES = r"""
+- name: Read-only credentials for this host's docker, refreshed when they have less than 5 minutes left
+  dockyard.docr.docr_credentials:
+    registry: acme
+    dest: ~/.docker/config.json
+
+- name: Push credentials for a CI job, valid for 20 minutes
+  dockyard.docr.docr_credentials:
+    registry: acme
+    read_write: true
+    expiry_seconds: 1200
+    dest: /home/ci/.docker/config.json
+
+- name: A pull secret for a cluster that is not DOKS
+  dockyard.docr.docr_credentials:
+    registry: acme
+    expiry_seconds: 86400
+    kubernetes_secret:
+      name: docr-pull
+      namespace: apps
+  register: docr_creds
+  no_log: true            # the result holds the credentials
+
+- name: Apply the pull secret
+  kubernetes.core.k8s:
+    definition: "{{ docr_creds.kubernetes_secret }}"
+  no_log: true
+"""
+
+RETURN = r"""
+issued:
+  description: Whether new credentials were issued (in check mode, whether they would be).
+  returned: always
+  type: bool
+  sample: true
+expires_at:
+  description: When the credentials in use expire (UTC, ISO 8601); V(null) when they never expire, or in check mode when they would be issued.
+  returned: always
+  type: str
+  sample: "2026-11-22T09:36:58Z"
+read_write:
+  description: Whether the credentials can push.
+  returned: always
+  type: bool
+server_url:
+  description: The registry's address for image references.
+  returned: always
+  type: str
+  sample: registry.digitalocean.com/acme
+registry_host:
+  description: The host the credentials are for (the C(auths) key of the docker config).
+  returned: always
+  type: str
+  sample: registry.digitalocean.com
+dest:
+  description: The docker config file written or checked; V(null) without O(dest).
+  returned: always
+  type: str
+docker_config:
+  description:
+    - The docker config holding the credentials, with one C(auths) entry for C(registry.digitalocean.com).
+    - B(Secret.) Register the result with C(no_log=true).
+  returned: when O(return_docker_config=true) and not in check mode
+  type: dict
+kubernetes_secret:
+  description:
+    - A C(v1) Secret of type C(kubernetes.io/dockerconfigjson) with the credentials, for M(kubernetes.core.k8s).
+    - B(Secret.) Register the result with C(no_log=true).
+  returned: when O(kubernetes_secret) is set and not in check mode
+  type: dict
+"""
+
+import os
+import time
+
+from ansible_collections.dockyard.docr.plugins.module_utils import _credentials as cred
+from ansible_collections.dockyard.docr.plugins.module_utils import _registry as reg
+from ansible_collections.dockyard.docr.plugins.module_utils._base import Resource, run_resource
+from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrError, DocrInputError
+from ansible_collections.dockyard.docr.plugins.module_utils._gc import format_time
+
+
+class Credentials(Resource):
+    argument_spec = dict(
+        registry=dict(type="str", required=True, aliases=["name"]),
+        read_write=dict(type="bool", default=False),
+        expiry_seconds=dict(type="int", default=3600),
+        dest=dict(type="path"),
+        refresh_before=dict(type="int", default=300),
+        return_docker_config=dict(type="bool", default=False),
+        kubernetes_secret=dict(type="dict", no_log=False, options=dict(
+            name=dict(type="str", required=True),
+            namespace=dict(type="str", default="default"),
+        )),
+    )
+
+    def __init__(self, docr):
+        super(Credentials, self).__init__(docr)
+        p = self.params
+        self.name = p["registry"]
+        problem = reg.check_name(self.name, "registry")
+        if problem:
+            raise DocrInputError(problem)
+        if p["expiry_seconds"] < 0:
+            raise DocrInputError("expiry_seconds must be 0 (never expires) or more, got %s." % p["expiry_seconds"])
+        if p["refresh_before"] < 0:
+            raise DocrInputError("refresh_before must be 0 or more seconds, got %s." % p["refresh_before"])
+        if p["dest"] is not None and os.path.isdir(p["dest"]):
+            raise DocrInputError("dest %s is a directory; give the path of the config.json file." % p["dest"])
+
+    def _still_valid(self, marker):
+        if marker is None or marker.get("registry") != self.name or bool(marker.get("read_write")) != self.params["read_write"]:
+            return False
+        expires = cred.expiry_of(marker)
+        if expires is None:
+            return True
+        if expires is False:
+            return False
+        return expires - time.time() > self.params["refresh_before"]
+
+    def run(self):
+        p = self.params
+        dest = p["dest"]
+        existing = cred.read_config(dest) if dest else {}
+        marker = cred.recorded(existing) if dest else None
+        before = dict(marker) if marker else {}
+        before.pop("auth_fingerprint", None)
+        result = dict(dest=dest, read_write=p["read_write"], server_url=reg.server_url(self.name), registry_host=reg.REGISTRY_HOST)
+        if p["expiry_seconds"] == 0:
+            self.docr.warn("expiry_seconds=0 issues credentials that never expire: they stay valid until the token that issued "
+                           "them is revoked. Prefer a bounded expiry.")
+
+        if dest and self._still_valid(marker):
+            changed = False
+            if cred.file_mode(dest) != cred.FILE_MODE:
+                changed = True
+                if not self.check_mode:
+                    os.chmod(dest, cred.FILE_MODE)
+            result.update(issued=False, expires_at=marker.get("expires_at"), changed=changed)
+            if not self.check_mode:
+                self._secrets(result, existing)
+            self._diff(result, before, before)
+            return result
+
+        if self.check_mode:
+            if reg.get_registry(self.api, self.name) is None:
+                raise DocrError("Registry %r (option registry) does not exist." % self.name)
+            after = dict(registry=self.name, read_write=p["read_write"], expires_at=None)
+            result.update(issued=True, expires_at=None, changed=True)
+            self._diff(result, before, after)
+            return result
+
+        issued = cred.issue(self.api, self.name, p["read_write"], p["expiry_seconds"])
+        if issued is None:
+            raise DocrError("Registry %r (option registry) does not exist." % self.name)
+        expires_at = self.api.now() + p["expiry_seconds"] if p["expiry_seconds"] else None
+        config = issued
+        if dest:
+            config = cred.merged(existing, issued, self.name, p["read_write"], expires_at)
+            cred.write_atomic(dest, config)
+        result.update(issued=True, expires_at=format_time(expires_at), changed=True)
+        self._secrets(result, config)
+        after = dict(registry=self.name, read_write=p["read_write"], expires_at=format_time(expires_at))
+        self._diff(result, before, after)
+        return result
+
+    def _secrets(self, result, config):
+        """Add the secret-bearing return values the user asked for (only the DigitalOcean host's entry)."""
+        if not config.get("auths"):
+            return
+        host, entry = cred.host_entry(config)
+        only = {"auths": {host: entry}}
+        if self.params["return_docker_config"]:
+            result["docker_config"] = only
+        secret = self.params["kubernetes_secret"]
+        if secret:
+            result["kubernetes_secret"] = cred.secret_manifest(only, secret["name"], secret["namespace"])
+
+    def _diff(self, result, before, after):
+        if self.docr.diff_mode:
+            result["diff"] = dict(before=before, after=after)
+
+
+def main():
+    run_resource(Credentials)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: dockyard.docr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+module: docr_doks_integration_info
+short_description: Read which container registries each DOKS cluster pulls from
+version_added: 0.1.0
+description:
+  - Returns the account's DigitalOcean Kubernetes (DOKS) clusters with their container registry integration
+    (C(registry_enabled), C(registries)), and the account's registries with their regions, so that a play can
+    check co-location and drift before changing anything.
+  - Two API calls (the cluster list, all pages, and the registry list). Changes nothing.
+author:
+  - dockyard.docr maintainers (@dockyard)
+options:
+  clusters:
+    description:
+      - Return only these clusters (names or UUIDs). Unknown ones fail, all listed at once.
+      - When omitted, every cluster of the account.
+    type: list
+    elements: str
+extends_documentation_fragment:
+  - dockyard.docr.common
+  - dockyard.docr.attributes
+  - dockyard.docr.attributes.info
+seealso:
+  - module: dockyard.docr.docr_doks_integration
+"""
+
+EXAMPLES = r"""
+- name: Read the integration of every cluster
+  dockyard.docr.docr_doks_integration_info:
+  register: doks
+
+- name: Clusters that pull from no registry
+  ansible.builtin.debug:
+    msg: "{{ doks.clusters | rejectattr('registry_enabled') | map(attribute='name') | list }}"
+"""
+
+RETURN = r"""
+clusters:
+  description: The clusters, sorted by name. Empty when there are none.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Cluster UUID.
+      type: str
+      sample: bd5f5959-5e1e-4205-a714-a914373942af
+    name:
+      description: Cluster name.
+      type: str
+      sample: prod-nyc3-a
+    region:
+      description: Region slug of the cluster.
+      type: str
+      sample: nyc3
+    registry_enabled:
+      description: Whether a container registry is integrated with the cluster.
+      type: bool
+      sample: true
+    registries:
+      description: Names of the registries integrated with the cluster, sorted.
+      type: list
+      elements: str
+      sample: [acme-nyc3]
+registries:
+  description: The account's registries (name and region), sorted by name.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Registry name.
+      type: str
+      sample: acme-nyc3
+    region:
+      description: Region slug of the registry.
+      type: str
+      sample: nyc3
+"""
+
+from ansible_collections.dockyard.docr.plugins.module_utils import _doks as doks
+from ansible_collections.dockyard.docr.plugins.module_utils import _registry as reg
+from ansible_collections.dockyard.docr.plugins.module_utils._base import Resource, run_resource
+
+
+class DoksIntegrationInfo(Resource):
+    argument_spec = dict(
+        clusters=dict(type="list", elements="str"),
+    )
+
+    def run(self):
+        clusters = doks.list_clusters(self.api)
+        refs = self.params["clusters"]
+        if refs is not None:
+            resolved = doks.resolve_clusters(clusters, refs)
+            seen = set()
+            clusters = []
+            for ref in refs:
+                if resolved[ref]["id"] not in seen:
+                    seen.add(resolved[ref]["id"])
+                    clusters.append(resolved[ref])
+        registries = [dict(name=r.get("name"), region=r.get("region")) for r in reg.list_registries(self.api)]
+        return dict(
+            clusters=sorted(clusters, key=lambda c: (c["name"] or "", c["id"] or "")),
+            registries=sorted(registries, key=lambda r: r["name"] or ""),
+        )
+
+
+def main():
+    run_resource(DoksIntegrationInfo)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,321 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: dockyard.docr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+module: docr_retention
+short_description: Delete old tags or manifests of a DigitalOcean container registry by policy
+version_added: 0.1.0
+description:
+  - Applies a retention policy to the repositories of one DigitalOcean Container Registry, which has none of
+    its own. Deletes the tags (or manifests) the policy does not keep, and reports what it deleted and how
+    many bytes the next garbage collection should free.
+  - The policy is O(keep_last) (keep the newest N by update time), O(older_than) (delete only what is older),
+    or both (delete only what is beyond the newest N B(and) older). Protected tags (O(protect)) are always
+    kept and are not counted by O(keep_last).
+  - A manifest referenced by a protected tag, or listed in O(protect_digests), is B(never deleted); with
+    O(target=tags) none of its tags are deleted either, so garbage collection cannot collect it.
+  - Deleting tags frees no storage by itself; run M(dockyard.docr.docr_gc) afterwards (the
+    C(dockyard.docr.gc_schedule) role does both).
+  - A plan larger than O(max_deletions) fails before deleting anything and shows the plan.
+  - Paces itself under the API rate limit (O(requests_per_minute), and the hourly C(ratelimit-remaining)
+    header); 429 answers are retried. An interrupted run, run again, finishes the job (the plan is
+    recomputed from the current listings; what is already gone is skipped).
+author:
+  - dockyard.docr maintainers (@dockyard)
+options:
+  registry:
+    description:
+      - Name of the registry.
+    type: str
+    required: true
+    aliases: [name]
+  target:
+    description:
+      - C(tags) deletes tags; the manifests they pointed to become untagged and the next garbage collection
+        removes them (unless another tag still points to them).
+      - C(manifests) deletes manifests by digest, with all their tags. Untagged manifests are candidates too.
+    type: str
+    choices: [tags, manifests]
+    default: tags
+  keep_last:
+    description:
+      - Keep the newest N tags (or manifests) of each repository, by update time, not counting protected ones.
+      - V(0) keeps none beyond the protected ones (combine with O(older_than)).
+    type: int
+  older_than:
+    description:
+      - Delete only tags (or manifests) last updated longer ago than this, on the API's clock.
+      - A number followed by C(s), C(m), C(h), C(d) or C(w), such as C(30d); a plain number is seconds.
+    type: str
+  protect:
+    description:
+      - Regular expressions (searched, so anchor them) of tags that are always kept, with the manifests they
+        point to.
+    type: list
+    elements: str
+    default: ['^latest$']
+  protect_digests:
+    description:
+      - Manifest digests that must never be deleted or left untagged, such as the images running in your
+        clusters.
+    type: list
+    elements: str
+    default: []
+  repositories_include:
+    description:
+      - Shell-style globs (C(*), C(?), C([...])) of repository names to apply the policy to. Empty means all.
+    type: list
+    elements: str
+    default: []
+  repositories_exclude:
+    description:
+      - Globs of repository names to leave alone, applied after O(repositories_include).
+    type: list
+    elements: str
+    default: []
+  max_deletions:
+    description:
+      - Fail, before deleting anything, when the plan holds more than this many deletions (the failure shows
+        the plan). Raise it deliberately for a first clean-up.
+    type: int
+    default: 100
+  requests_per_minute:
+    description:
+      - Send at most this many API requests per minute (DigitalOcean allows 250 per token and minute, shared by
+        everything using the token). V(0) disables this pacing (429 answers are still retried).
+    type: int
+    default: 240
+notes:
+  - In check mode nothing is deleted; RV(deleted) lists exactly what would be, and RV(freed_bytes_estimate) what it
+    would free. With C(--diff), the diff shows the tags (or manifests) of each affected repository before and after.
+  - API calls - one per 200 repositories, one per 200 tags (or manifests) of each selected repository, and one per
+    deletion. A second run with nothing left to delete makes no write.
+extends_documentation_fragment:
+  - dockyard.docr.common
+  - dockyard.docr.attributes
+  - dockyard.docr.attributes.actions
+seealso:
+  - module: dockyard.docr.docr_gc
+  - module: dockyard.docr.docr_registry_info
+"""
+
+EXAMPLES = r"""
+- name: Keep the 10 newest tags of every repository, and anything pushed in the last 30 days
+  dockyard.docr.docr_retention:
+    registry: acme
+    keep_last: 10
+    older_than: 30d
+  register: retention
+
+- name: Then collect the untagged manifests
+  dockyard.docr.docr_gc:
+    registry: acme
+  when: retention.deleted | length > 0
+
+- name: Protect releases and the images running in the clusters; preview first
+  dockyard.docr.docr_retention:
+    registry: acme
+    keep_last: 5
+    protect: ['^latest$', '^v\d+\.\d+\.\d+$']
+    protect_digests: "{{ running_digests }}"
+    repositories_exclude: ['base/*']
+  check_mode: true
+  diff: true
+
+- name: First clean-up of a registry that never had one
+  dockyard.docr.docr_retention:
+    registry: acme
+    older_than: 90d
+    target: manifests
+    max_deletions: 2000
+"""
+
+RETURN = r"""
+deleted:
+  description:
+    - What was deleted (in check mode, what would be), oldest first within each repository.
+    - When the run fails part-way, the failure result holds what was deleted before it failed.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    repository:
+      description: Repository name.
+      type: str
+      sample: web
+    tag:
+      description: The deleted tag; V(null) with O(target=manifests).
+      type: str
+      sample: build-1041
+    digest:
+      description: The manifest the tag pointed to, or the deleted manifest.
+      type: str
+      sample: "sha256:cb8a924afdf0229ef7515d9e5b3024e23b3eb03ddbba287f4a19c6ac90b8d221"
+    tags:
+      description: With O(target=manifests), the tags deleted with the manifest.
+      type: list
+      elements: str
+      returned: with O(target=manifests)
+    updated_at:
+      description: When the tag (or manifest) was last updated.
+      type: str
+      sample: "2026-09-01T10:00:00Z"
+    size_bytes:
+      description: Size of the manifest.
+      type: int
+      sample: 5861888
+kept:
+  description: Counts of what was kept.
+  returned: always
+  type: dict
+  contains:
+    total:
+      description: Tags (or manifests) kept in the selected repositories, protected ones included.
+      type: int
+      sample: 42
+    protected:
+      description: Tags (or manifests) kept because they are protected.
+      type: int
+      sample: 7
+    repositories:
+      description: Repositories the policy was applied to.
+      type: int
+      sample: 3
+freed_bytes_estimate:
+  description:
+    - Bytes the next garbage collection should free - the size of each manifest left with no tag (or deleted).
+      Blobs shared with kept manifests are counted, so the real figure can be lower.
+  returned: always
+  type: int
+  sample: 123456789
+repositories_skipped:
+  description: Repositories left alone by O(repositories_include) and O(repositories_exclude).
+  returned: always
+  type: list
+  elements: str
+  sample: [base/debian]
+pacing:
+  description: How the run paced itself - requests sent, waits made and seconds waited.
+  returned: always
+  type: dict
+  sample: {requests: 12, waits: 0, waited_seconds: 0}
+"""
+
+from ansible_collections.dockyard.docr.plugins.module_utils import _registry as reg
+from ansible_collections.dockyard.docr.plugins.module_utils import _retention as ret
+from ansible_collections.dockyard.docr.plugins.module_utils._base import Resource, run_resource
+from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrError, DocrInputError
+
+
+def _label(item):
+    return item["tag"] if item.get("tag") is not None else item["digest"]
+
+
+class Retention(Resource):
+    argument_spec = dict(
+        registry=dict(type="str", required=True, aliases=["name"]),
+        target=dict(type="str", choices=list(ret.TARGETS), default="tags"),
+        keep_last=dict(type="int"),
+        older_than=dict(type="str"),
+        protect=dict(type="list", elements="str", default=list(ret.DEFAULT_PROTECT)),
+        protect_digests=dict(type="list", elements="str", default=[]),
+        repositories_include=dict(type="list", elements="str", default=[]),
+        repositories_exclude=dict(type="list", elements="str", default=[]),
+        max_deletions=dict(type="int", default=ret.DEFAULT_MAX_DELETIONS),
+        requests_per_minute=dict(type="int", default=ret.DEFAULT_REQUESTS_PER_MINUTE),
+    )
+
+    def __init__(self, docr):
+        super(Retention, self).__init__(docr)
+        p = self.params
+        self.name = p["registry"]
+        problem = reg.check_name(self.name, "registry")
+        if problem:
+            raise DocrInputError(problem)
+        self.older_than = ret.check_policy(p["keep_last"], p["older_than"], p["max_deletions"])
+        self.protect = ret.compile_protect(p["protect"])
+        if p["requests_per_minute"] < 0:
+            raise DocrInputError("requests_per_minute must be 0 or more, got %s." % p["requests_per_minute"])
+
+    def _listed(self, pacer, func, *args):
+        before = self.api.calls
+        result = func(self.api, *args)
+        pacer.note(self.api.calls - before)
+        return result
+
+    def plan(self, pacer):
+        p = self.params
+        repos = self._listed(pacer, ret.list_repositories, self.name)
+        now = self.api.now()
+        plan, before, after, skipped = [], {}, {}, []
+        kept = dict(total=0, protected=0, repositories=0)
+        freed = 0
+        for repo in sorted(repos, key=lambda r: r.get("name") or ""):
+            name = repo.get("name")
+            if not ret.repository_selected(name, p["repositories_include"], p["repositories_exclude"]):
+                skipped.append(name)
+                continue
+            kept["repositories"] += 1
+            if p["target"] == "tags":
+                items = self._listed(pacer, ret.list_tags, self.name, name)
+                delete, n_kept, n_protected, n_freed = ret.plan_tags(
+                    name, items, self.protect, p["protect_digests"], p["keep_last"], self.older_than, now)
+                labels = sorted(t.get("tag") for t in items)
+            else:
+                items = self._listed(pacer, ret.list_manifests, self.name, name)
+                delete, n_kept, n_protected, n_freed = ret.plan_manifests(
+                    name, items, self.protect, p["protect_digests"], p["keep_last"], self.older_than, now)
+                labels = sorted(m.get("digest") for m in items)
+            kept["total"] += n_kept
+            kept["protected"] += n_protected
+            freed += n_freed
+            if delete:
+                delete.reverse()  # oldest first: an interrupted run has removed the oldest
+                gone = set(_label(item) for item in delete)
+                before[name] = labels
+                after[name] = [label for label in labels if label not in gone]
+                plan.extend(delete)
+        return plan, kept, freed, skipped, before, after
+
+    def run(self):
+        p = self.params
+        pacer = ret.Pacer(self.api, p["requests_per_minute"])
+        plan, kept, freed, skipped, before, after = self.plan(pacer)
+        result = dict(deleted=plan, kept=kept, freed_bytes_estimate=freed, repositories_skipped=skipped)
+        if len(plan) > p["max_deletions"]:
+            raise DocrError(
+                "The retention plan for registry %s deletes %d %s, more than max_deletions (%d). Nothing was deleted. "
+                "Check the plan (in 'plan'), then raise max_deletions or tighten the policy."
+                % (self.name, len(plan), p["target"], p["max_deletions"]),
+                plan=plan, kept=kept, freed_bytes_estimate=freed, deleted=[],
+            )
+        done = []
+        if not self.check_mode:
+            for item in plan:
+                pacer.tick()
+                sent = self.api.calls
+                try:
+                    ret.delete_item(self.api, self.name, item)
+                except DocrError as exc:
+                    details = dict(exc.details)
+                    details.update(deleted=done, remaining=len(plan) - len(done), kept=kept)
+                    raise DocrError(
+                        "Retention of registry %s stopped after %d of %d deletions: %s Run it again to finish."
+                        % (self.name, len(done), len(plan), exc.msg), **details)
+                pacer.note(self.api.calls - sent - 1)  # retries count against the limit too
+                done.append(item)
+        result["pacing"] = dict(requests=self.api.calls, waits=pacer.waits, waited_seconds=round(pacer.waited, 3))
+        result["changed"] = before != after
+        if self.docr.diff_mode:
+            result["diff"] = dict(before=before, after=after)
+        return result
+
+
+def main():
+    run_resource(Retention)
+
+
+if __name__ == "__main__":
+    main()

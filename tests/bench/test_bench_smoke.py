@@ -1,0 +1,47 @@
+"""Keep the benchmarks' code paths working (`make bench` is not part of `make test`): every section at
+its smallest size, checking what is deterministic (API calls, writes, 429s, final state), never a time."""
+
+import _benchmarks as bench
+
+PING = bench.MODULE_TASKS[0]
+REGISTRY_INFO = bench.MODULE_TASKS[2]
+
+
+def test_layout_calls_smallest(sim):
+    result = bench.layout_calls(sim, sizes=((1, 2),))
+    row, = result["sizes"]
+    assert row["first_run"]["writes"] > 0
+    # no-change converge: the cluster list, the registry list, the registry and the subscription; no write
+    assert (row["no_change_run"]["calls"], row["no_change_run"]["writes"]) == (4, 0)
+    assert row["registries_in_account"] == 1 and row["cluster_registry_links"] == 2
+
+
+def test_task_cost_smallest(sim):
+    result = bench.task_cost(sim, repeats=1, tasks=(PING, REGISTRY_INFO))
+    assert [row["task"] for row in result["tasks"]] == ["ansible.builtin.ping", "dockyard.docr.docr_registry_info"]
+    assert [row["changed"] for row in result["tasks"]] == [False, False]
+    assert result["api_calls"]["writes"] == 0 and result["api_calls"]["calls"] > 0
+
+
+def test_startup_cost_smallest():
+    result = bench.startup_cost(repeats=1, modules=("docr_registry",))
+    row, = result["modules"]
+    assert row["pydo_modules"] > 0                        # the module needs pydo...
+    assert "_client" in row["collection_files"]
+    assert "_retention" not in row["collection_files"]    # ...and only its own module_utils
+
+
+def test_latency_converge_smallest(sim):
+    result = bench.latency_converge(sim, latency=0.001)
+    assert result["first_run"]["writes"] > 0
+    assert (result["no_change_run"]["calls"], result["no_change_run"]["writes"]) == (4, 0)
+    assert result["registries_in_account"] == ["acme-ams3", "acme-nyc3", "acme-sfo3"]
+    assert sim.faults() == []
+
+
+def test_retention_smallest(sim):
+    result = bench.retention(sim, repositories=3, tags=20, keep_last=2, per_minute=25, per_hour=1000, requests_per_minute=20)
+    assert result["deleted"] == 54 and result["tags_left"] == 6
+    assert result["calls"] == 1 + 3 + 54 and result["writes"] == 54
+    assert result["answered_429"] == 0
+    assert result["pacer_waits"] > 0                      # 58 calls at 20 a minute: the pacer had to wait

@@ -1,0 +1,255 @@
+"""The bad-input tour: every module and role variable given wrong types, bad names, unknown regions,
+impossible tier changes, unknown clusters and negative durations. Each gets a clear error naming the
+option, before any write: the simulator's request log shows no write and its state is unchanged."""
+
+import json
+import os
+
+import pytest
+
+from ansible_collections.dockyard.docr.plugins.modules import (
+    docr_credentials,
+    docr_doks_integration,
+    docr_doks_integration_info,
+    docr_gc,
+    docr_gc_info,
+    docr_registry,
+    docr_registry_info,
+    docr_retention,
+)
+
+from faults_support import REPO, writes  # pylint: disable=import-error
+
+CLUSTER = "c0ffee00-5e1e-4205-a714-00000000f1a1"
+SEED = dict(
+    subscription_tier="professional",
+    registries=[
+        dict(name="acme", region="fra1", repositories=[dict(name="web", manifests=[dict(size_bytes=1000, tags=["v1"])])]),
+        dict(name="acme-ny", region="nyc3"),
+    ],
+    clusters=[dict(id=CLUSTER, name="prod-fra1", region="fra1", registries=[])],
+)
+
+
+def snapshot(sim):
+    state = sim.state()
+    return json.dumps(dict((k, state[k]) for k in ("subscription", "registries", "clusters", "gcs")), sort_keys=True)
+
+
+# (module, args, the option the message must name)
+CASES = [
+    # docr_registry
+    (docr_registry, dict(name="Bad_Name"), "name"),
+    (docr_registry, dict(name="x" * 64), "name"),
+    (docr_registry, dict(name=["acme"]), "name"),
+    (docr_registry, dict(name="acme", state="gone"), "state"),
+    (docr_registry, dict(name="acme", force="perhaps", state="absent"), "force"),
+    (docr_registry, dict(name="acme-new", region="mars1"), "region"),
+    (docr_registry, dict(name="acme", region="nyc3"), "region"),                      # a registry cannot move
+    (docr_registry, dict(name="acme", subscription_tier="gold"), "subscription_tier"),
+    (docr_registry, dict(name="acme", subscription_tier="basic"), "subscription_tier"),  # 2 registries
+    (docr_registry, dict(name="acme", subscription_tier="starter"), "subscription_tier"),
+    (docr_registry, dict(name="acme", state="absent"), "force"),                      # holds a repository
+    (docr_registry, dict(name="acme", http_timeout=0), "http_timeout"),
+    (docr_registry, dict(name="acme", http_timeout=-5), "http_timeout"),
+    (docr_registry, dict(name="acme", http_timeout="soon"), "http_timeout"),
+    (docr_registry, dict(name="acme", http_retries=-1), "http_retries"),
+    (docr_registry, dict(name="acme", validate_certs="sometimes"), "validate_certs"),
+    (docr_registry, dict(name="acme", api_url="ftp://example.com"), "api_url"),
+    (docr_registry, dict(name="acme", api_url="http://example.com"), "api_url"),
+    (docr_registry, dict(name="acme", unknown_option=1), "unknown_option"),
+    # docr_registry_info
+    (docr_registry_info, dict(repositories="perhaps"), "repositories"),
+    (docr_registry_info, dict(name="Bad_Name"), "name"),
+    # docr_doks_integration
+    (docr_doks_integration, dict(clusters=["ghost"], registries=["acme"]), "clusters"),
+    (docr_doks_integration, dict(clusters=["prod-fra1"], registries=["nope"]), "registries"),
+    (docr_doks_integration, dict(clusters=["prod-fra1"], registries=["Bad_Name"]), "registries"),
+    (docr_doks_integration, dict(clusters=[], registries=["acme"]), "clusters"),
+    (docr_doks_integration, dict(integrations=[dict(registry="acme", clusters=["ghost", "prod-fra1"])]), "integrations"),
+    (docr_doks_integration, dict(integrations=[dict(registry="Bad_Name", clusters=["prod-fra1"])]), "integrations[0].registry"),
+    (docr_doks_integration, dict(integrations=[dict(clusters=["prod-fra1"])]), "registry"),
+    (docr_doks_integration, dict(integrations=[dict(registry="acme", clusters=[])]), "integrations[0].clusters"),
+    (docr_doks_integration, dict(integrations="acme"), "integrations"),
+    (docr_doks_integration, dict(integrations=[dict(registry="acme-ny", clusters=["prod-fra1"])], require_colocation=True),
+     "require_colocation"),
+    (docr_doks_integration, dict(clusters=["prod-fra1"], registries=["acme"], require_colocation="maybe"), "require_colocation"),
+    (docr_doks_integration, dict(clusters=["prod-fra1"], registries=["acme"], state="gone"), "state"),
+    # docr_doks_integration_info
+    (docr_doks_integration_info, dict(clusters=["ghost"]), "clusters"),
+    # docr_gc
+    (docr_gc, dict(registry="Bad_Name"), "registry"),
+    (docr_gc, dict(registry="acme", type="everything"), "type"),
+    (docr_gc, dict(registry="acme", wait_timeout=-5), "wait_timeout"),
+    (docr_gc, dict(registry="acme", wait_timeout="an hour"), "wait_timeout"),
+    (docr_gc, dict(registry="acme", poll_interval=0), "poll_interval"),
+    (docr_gc, dict(registry="acme", deadline=-60), "deadline"),
+    (docr_gc, dict(registry="acme", min_interval="-7d"), "min_interval"),
+    (docr_gc, dict(registry="acme", min_interval="soon"), "min_interval"),
+    (docr_gc, dict(registry="acme", quiet_period=-30), "quiet_period"),
+    (docr_gc, dict(registry="acme", history=-1), "history"),
+    (docr_gc, dict(registry="acme", if_active="maybe"), "if_active"),
+    (docr_gc, dict(registry="acme", wait="perhaps"), "wait"),
+    (docr_gc, dict(registry="acme", state="stopped"), "state"),
+    # docr_gc_info
+    (docr_gc_info, dict(registry="Bad_Name"), "registry"),
+    (docr_gc_info, dict(registry="acme", limit=-1), "limit"),
+    (docr_gc_info, dict(registry="acme", limit="all"), "limit"),
+    # docr_credentials
+    (docr_credentials, dict(registry="Bad_Name"), "registry"),
+    (docr_credentials, dict(registry="acme", expiry_seconds=-1), "expiry_seconds"),
+    (docr_credentials, dict(registry="acme", expiry_seconds="1h"), "expiry_seconds"),
+    (docr_credentials, dict(registry="acme", refresh_before=-300), "refresh_before"),
+    (docr_credentials, dict(registry="acme", read_write="perhaps"), "read_write"),
+    (docr_credentials, dict(registry="acme", dest="/tmp"), "dest"),
+    (docr_credentials, dict(registry="acme", kubernetes_secret=dict(namespace="ns")), "name"),
+    (docr_credentials, dict(registry="acme", kubernetes_secret="pull-secret"), "kubernetes_secret"),
+    # docr_retention
+    (docr_retention, dict(registry="Bad_Name", keep_last=1), "registry"),
+    (docr_retention, dict(registry="acme"), "keep_last"),
+    (docr_retention, dict(registry="acme", keep_last=-1), "keep_last"),
+    (docr_retention, dict(registry="acme", keep_last="ten"), "keep_last"),
+    (docr_retention, dict(registry="acme", older_than="-30d"), "older_than"),
+    (docr_retention, dict(registry="acme", older_than="0d"), "older_than"),
+    (docr_retention, dict(registry="acme", older_than="a month"), "older_than"),
+    (docr_retention, dict(registry="acme", keep_last=1, max_deletions=-1), "max_deletions"),
+    (docr_retention, dict(registry="acme", keep_last=1, requests_per_minute=-1), "requests_per_minute"),
+    (docr_retention, dict(registry="acme", keep_last=1, protect=["(unclosed"]), "protect"),
+    (docr_retention, dict(registry="acme", keep_last=1, target="images"), "target"),
+]
+
+
+def case_id(case):
+    module, args, option = case
+    return "%s-%s-%s" % (module.__name__.rsplit(".", 1)[-1], option, "-".join("%s=%s" % kv for kv in sorted(args.items()))[:40])
+
+
+@pytest.mark.parametrize("module, args, option", CASES, ids=[case_id(c) for c in CASES])
+def test_bad_input_names_the_option_before_any_write(sim, api, run_module, tmp_path, module, args, option):
+    sim.seed(SEED)
+    sim.clear_requests()
+    before = snapshot(sim)
+    res = run_module(module, dict(api, **args))
+    assert res.failed, res
+    msg = res["msg"]
+    assert option in msg, msg
+    assert "Traceback" not in msg and "Unexpected error" not in msg, msg
+    assert writes(sim) == [], writes(sim)
+    assert snapshot(sim) == before
+
+
+def test_retention_over_the_cap_deletes_nothing(sim, api, run_module):
+    sim.seed(dict(subscription_tier="basic", registries=[dict(name="acme", region="fra1", repositories=[
+        dict(name="web", manifests=[dict(size_bytes=10, tags=["t%d" % n]) for n in range(5)])])]))
+    sim.clear_requests()
+    res = run_module(docr_retention, dict(api, registry="acme", keep_last=1, max_deletions=2))
+    assert res.failed and "max_deletions" in res["msg"] and len(res["plan"]) == 4, res
+    assert writes(sim) == []
+
+
+# ---- role variables: registry_layout (and gc_schedule's), one playbook run trying each bad layout ------------
+
+ROLE_PLAY = """
+- name: Bad role variables are refused before any write
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Try each case
+      ansible.builtin.include_tasks: one_case.yml
+      loop: "{{ cases }}"
+      loop_control:
+        loop_var: case
+    - name: Save the outcomes
+      ansible.builtin.copy:
+        content: "{{ outcomes | to_json }}"
+        dest: "{{ out }}"
+        mode: "0600"
+"""
+
+ONE_CASE = """
+- name: Try one
+  block:
+    - name: Apply the role
+      ansible.builtin.include_role:
+        name: "{{ case.role | default('dockyard.docr.registry_layout') }}"
+      vars:
+        docr_layout: "{{ case.layout | default(omit) }}"
+        gc_schedule_registries: "{{ case.gc_registries | default(['acme']) }}"
+        gc_schedule_stagger_minutes: "{{ case.stagger | default(5) }}"
+        gc_schedule_backend: kubernetes
+        gc_schedule_k8s_image: registry.example/docr-gc:1
+        gc_schedule_k8s_apply: never
+        gc_schedule_base_dir: "{{ base }}/docr-gc"
+        gc_schedule_k8s_manifest_path: "{{ base }}/cronjobs.yml"
+    - name: Record an unexpected success
+      ansible.builtin.set_fact:
+        outcomes: "{{ outcomes | default([]) + ['accepted'] }}"
+  rescue:
+    - name: Record the refusal
+      ansible.builtin.set_fact:
+        outcomes: "{{ outcomes | default([]) + [ansible_failed_result.msg | string] }}"
+"""
+
+
+def good_layout(**overrides):
+    layout = dict(subscription_tier="professional", registries=[
+        dict(name="acme-nyc3", region="nyc3", clusters=["prod-nyc3"]),
+        dict(name="acme-fra1", region="fra1", clusters=["prod-fra1"]),
+    ])
+    layout.update(overrides)
+    return layout
+
+
+def with_registry(index, **changes):
+    layout = good_layout()
+    layout["registries"][index] = dict(layout["registries"][index], **changes)
+    return layout
+
+
+# (case, a text the refusal must hold: the option or the offending value)
+ROLE_CASES = [
+    (dict(layout="acme"), "docr_layout"),
+    (dict(layout=good_layout(registries="acme-nyc3")), "registries"),
+    (dict(layout=good_layout(subscription_tier="gold")), "subscription_tier"),
+    (dict(layout=good_layout(require_colocation="maybe")), "require_colocation"),
+    (dict(layout=with_registry(0, name=["acme"])), "name"),
+    (dict(layout=with_registry(0, name="Bad_Name")), "registries[0].name"),
+    (dict(layout=with_registry(1, region="mars1")), "mars1"),
+    # an unknown region on a registry to create, after another registry to create: nothing is created
+    (dict(layout=good_layout(registries=[dict(name="acme-nyc3", region="nyc3"), dict(name="acme-sfo3", region="sfo3"),
+                                         dict(name="acme-mars", region="mars1")])), "mars1"),
+    (dict(layout=with_registry(0, region=None)), "region"),
+    (dict(layout=with_registry(1, clusters=["ghost"])), "ghost"),
+    (dict(layout=with_registry(1, clusters="prod-fra1", allow_cross_region="yes please")), "allow_cross_region"),
+    (dict(layout=with_registry(0, state="gone")), "state"),
+    (dict(layout=good_layout(subscription_tier="basic")), "subscription_tier"),
+    (dict(layout=with_registry(0, region="sfo3")), "cannot move"),        # acme-nyc3 exists in nyc3
+    (dict(layout=with_registry(1, clusters=["prod-nyc3"])), "different regions"),
+    (dict(layout=good_layout(registries=[dict(name="r%02d" % n, region="nyc3") for n in range(11)])), "at most 10"),
+    (dict(role="dockyard.docr.gc_schedule", stagger=-5), "gc_schedule_stagger_minutes"),
+    (dict(role="dockyard.docr.gc_schedule", gc_registries=["Bad_Name"]), "Bad_Name"),
+    (dict(role="dockyard.docr.gc_schedule", gc_registries=[dict(name="acme", retention=dict(protect=["x"]))]), "keep_last"),
+]
+
+
+def test_role_variables_refused_before_any_write(sim, playbook, tmp_path):
+    sim.seed(dict(subscription_tier="professional", registries=[dict(name="acme-nyc3", region="nyc3")], clusters=[
+        dict(id="c0ffee00-5e1e-4205-a714-0000000000a1", name="prod-nyc3", region="nyc3", registries=["acme-nyc3"]),
+        dict(id="c0ffee00-5e1e-4205-a714-0000000000a2", name="prod-fra1", region="fra1", registries=[]),
+    ]))
+    before = snapshot(sim)
+    sim.clear_requests()
+    (tmp_path / "play.yml").write_text(ROLE_PLAY)
+    (tmp_path / "one_case.yml").write_text(ONE_CASE)
+    out = tmp_path / "outcomes.json"
+    run = playbook(tmp_path / "play.yml", dict(cases=[case[0] for case in ROLE_CASES], out=str(out), base=str(tmp_path)))
+    assert run.rc == 0, run
+    outcomes = json.loads(out.read_text())
+    assert len(outcomes) == len(ROLE_CASES)
+    problems = [(expected, got) for (_case, expected), got in zip(ROLE_CASES, outcomes) if expected not in got]
+    assert problems == [], problems
+    assert writes(sim) == [], writes(sim)
+    assert snapshot(sim) == before
+    assert not (tmp_path / "cronjobs.yml").exists() and not (tmp_path / "docr-gc").exists()
+    assert os.path.isdir(REPO)

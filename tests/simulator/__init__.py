@@ -1,0 +1,1 @@
+"""A stateful simulator of the DigitalOcean Container Registry and DOKS API (standard library only)."""

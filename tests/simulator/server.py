@@ -1,0 +1,519 @@
+"""HTTP layer of the simulator: routing, auth, rate limits, faults, request log, recording, admin API."""
+
+import collections
+import email.utils
+import ipaddress
+import json
+import math
+import re
+import socket
+import threading
+import time
+import uuid
+
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from .clock import SimClock, iso
+from .model import Account, ApiError, ERROR_IDS, GC_SPEC_STATUSES
+
+
+class RateLimiter:
+    """Per-token windows: a sliding minute and a fixed hour (``ratelimit-reset`` is when the hour resets)."""
+
+    def __init__(self, clock):
+        self.clock = clock
+        self.reset()
+
+    def reset(self):
+        self.minute = collections.defaultdict(collections.deque)
+        self.hour = {}
+
+    def hit(self, token, per_minute, per_hour):
+        """Count one request. Return ``(headers, retry_after)``; ``retry_after`` is None when allowed."""
+        now = self.clock.now()
+        window = self.minute[token]
+        while window and window[0] <= now - 60:
+            window.popleft()
+        start, used = self.hour.get(token, (now, 0))
+        if now >= start + 3600:
+            start, used = now, 0
+        retry_after = None
+        if per_minute and len(window) >= per_minute:
+            retry_after = max(1, int(math.ceil(window[0] + 60 - now)))
+        elif per_hour and used >= per_hour:
+            retry_after = max(1, int(math.ceil(start + 3600 - now)))
+        if retry_after is None:
+            window.append(now)
+            used += 1
+        self.hour[token] = (start, used)
+        limit = per_hour or 5000
+        headers = {
+            "ratelimit-limit": str(limit),
+            "ratelimit-remaining": str(max(0, limit - used)),
+            "ratelimit-reset": str(int(start + 3600)),
+        }
+        return headers, retry_after
+
+
+class Faults:
+    """Admin-injected faults, consumed by matching /v2 requests."""
+
+    FIELDS = {"method", "path", "path_regex", "status", "retry_after", "latency", "drop", "times", "after", "message"}
+
+    def __init__(self):
+        self.rules = []
+
+    def add(self, rule):
+        unknown = set(rule) - self.FIELDS
+        if unknown:
+            raise ValueError("unknown fault fields: %s" % ", ".join(sorted(unknown)))
+        if "path" in rule and "path_regex" in rule:
+            raise ValueError("give path or path_regex, not both")
+        if not (rule.get("status") or rule.get("drop") or rule.get("latency")):
+            raise ValueError("a fault needs status, drop or latency")
+        if rule.get("after") and not (rule.get("status") or rule.get("drop")):
+            raise ValueError("after: true needs status or drop")
+        entry = dict(rule)
+        entry["id"] = uuid.uuid4().hex[:8]
+        entry["times"] = int(rule.get("times", 1))
+        if "path_regex" in rule:
+            re.compile(rule["path_regex"])
+        self.rules.append(entry)
+        return entry
+
+    def take(self, method, path):
+        """Return and consume the first rule matching this request, or None."""
+        for rule in self.rules:
+            if rule.get("method") and rule["method"].upper() != method:
+                continue
+            if "path" in rule and rule["path"] != path:
+                continue
+            if "path_regex" in rule and not re.search(rule["path_regex"], path):
+                continue
+            rule["times"] -= 1
+            if rule["times"] <= 0:
+                self.rules.remove(rule)
+            return dict(rule)
+        return None
+
+
+def _route(pattern):
+    regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern)
+    return re.compile("^" + regex + "$")
+
+
+class Simulator:
+    """Everything the request handler needs, shared by all threads."""
+
+    def __init__(self, record=None):
+        self.lock = threading.RLock()
+        self.clock = SimClock()
+        self.account = Account(self.clock)
+        self.limiter = RateLimiter(self.clock)
+        self.faults = Faults()
+        self.log = []
+        self.record_path = record
+        self.record_lock = threading.Lock()
+        self.routes = self._routes()
+
+    def reset(self):
+        with self.lock:
+            self.clock.reset()
+            self.account.reset()
+            self.limiter.reset()
+            self.faults = Faults()
+            self.log = []
+
+    def seed(self, data):
+        with self.lock:
+            self.reset()
+            self.account.load_seed(data)
+
+    def record(self, exchange):
+        if not self.record_path:
+            return
+        line = json.dumps(exchange, sort_keys=True) + "\n"
+        with self.record_lock:
+            with open(self.record_path, "a", encoding="utf-8") as handle:
+                handle.write(line)
+
+    # ------------------------------------------------------------------ /v2 routes
+
+    def _routes(self):
+        account = self.account
+        only = account.only_registry
+        table = [
+            ("GET", "/v2/registries", lambda r: account.list_registries()),
+            ("POST", "/v2/registries", lambda r: account.create_registry(r.body)),
+            ("GET", "/v2/registries/subscription", lambda r: account.get_subscription()),
+            ("POST", "/v2/registries/subscription", lambda r: account.update_subscription(r.body)),
+            ("GET", "/v2/registries/options", lambda r: account.options()),
+            ("POST", "/v2/registries/validate-name", lambda r: account.validate_name(r.body)),
+            ("GET", "/v2/registries/{registry_name}", lambda r: account.get_registry(r.arg("registry_name"))),
+            ("DELETE", "/v2/registries/{registry_name}", lambda r: account.delete_registry(r.arg("registry_name"))),
+            # The spec declares read_write / expiry_seconds only on the legacy endpoint; the real API accepts
+            # them here too, so the simulator honours them.
+            ("GET", "/v2/registries/{registry_name}/docker-credentials",
+             lambda r: account.docker_credentials(r.arg("registry_name"), r.query)),
+            ("GET", "/v2/registries/{registry_name}/garbage-collection", lambda r: account.get_active_gc(r.arg("registry_name"))),
+            ("POST", "/v2/registries/{registry_name}/garbage-collection",
+             lambda r: account.start_gc(r.arg("registry_name"), r.body)),
+            ("GET", "/v2/registries/{registry_name}/garbage-collections",
+             lambda r: account.list_gcs(r.arg("registry_name"), r.query, r.base, r.path)),
+            ("PUT", "/v2/registries/{registry_name}/garbage-collection/{uuid}",
+             lambda r: account.update_gc(r.arg("registry_name"), r.arg("uuid"), r.body)),
+            ("GET", "/v2/registries/{registry_name}/repositoriesV2",
+             lambda r: account.list_repositories_v2(r.arg("registry_name"), r.query, r.base, r.path)),
+            ("DELETE", "/v2/registries/{registry_name}/repositories/{repo}",
+             lambda r: account.delete_repository(r.arg("registry_name"), r.arg("repo"))),
+            ("GET", "/v2/registries/{registry_name}/repositories/{repo}/tags",
+             lambda r: account.list_tags(r.arg("registry_name"), r.arg("repo"), r.query, r.base, r.path)),
+            ("DELETE", "/v2/registries/{registry_name}/repositories/{repo}/tags/{tag}",
+             lambda r: account.delete_tag(r.arg("registry_name"), r.arg("repo"), r.arg("tag"))),
+            ("GET", "/v2/registries/{registry_name}/repositories/{repo}/digests",
+             lambda r: account.list_manifests(r.arg("registry_name"), r.arg("repo"), r.query, r.base, r.path)),
+            ("DELETE", "/v2/registries/{registry_name}/repositories/{repo}/digests/{digest}",
+             lambda r: account.delete_manifest(r.arg("registry_name"), r.arg("repo"), r.arg("digest"))),
+            # Legacy single-registry API (deprecated upstream).
+            ("GET", "/v2/registry", lambda r: account.get_registry(only())),
+            ("POST", "/v2/registry", lambda r: account.create_registry(r.body)),
+            ("DELETE", "/v2/registry", lambda r: account.delete_registry(only())),
+            ("GET", "/v2/registry/subscription", lambda r: account.get_subscription()),
+            ("POST", "/v2/registry/subscription", lambda r: account.update_subscription(r.body, legacy=True)),
+            ("GET", "/v2/registry/options", lambda r: account.options()),
+            ("GET", "/v2/registry/docker-credentials", lambda r: account.docker_credentials(only(), r.query)),
+            ("POST", "/v2/registry/validate-name", lambda r: account.validate_name(r.body)),
+            ("GET", "/v2/registry/{registry_name}/repositories",
+             lambda r: account.list_repositories_v1(r.arg("registry_name"), r.query, r.base, r.path)),
+            ("GET", "/v2/registry/{registry_name}/repositoriesV2",
+             lambda r: account.list_repositories_v2(r.arg("registry_name"), r.query, r.base, r.path)),
+            ("GET", "/v2/registry/{registry_name}/repositories/{repo}/tags",
+             lambda r: account.list_tags(r.arg("registry_name"), r.arg("repo"), r.query, r.base, r.path)),
+            ("DELETE", "/v2/registry/{registry_name}/repositories/{repo}/tags/{tag}",
+             lambda r: account.delete_tag(r.arg("registry_name"), r.arg("repo"), r.arg("tag"))),
+            ("GET", "/v2/registry/{registry_name}/repositories/{repo}/digests",
+             lambda r: account.list_manifests(r.arg("registry_name"), r.arg("repo"), r.query, r.base, r.path)),
+            ("DELETE", "/v2/registry/{registry_name}/repositories/{repo}/digests/{digest}",
+             lambda r: account.delete_manifest(r.arg("registry_name"), r.arg("repo"), r.arg("digest"))),
+            ("POST", "/v2/registry/{registry_name}/garbage-collection", lambda r: account.start_gc(r.arg("registry_name"), r.body)),
+            ("GET", "/v2/registry/{registry_name}/garbage-collection", lambda r: account.get_active_gc(r.arg("registry_name"))),
+            ("GET", "/v2/registry/{registry_name}/garbage-collections",
+             lambda r: account.list_gcs(r.arg("registry_name"), r.query, r.base, r.path)),
+            ("PUT", "/v2/registry/{registry_name}/garbage-collection/{uuid}",
+             lambda r: account.update_gc(r.arg("registry_name"), r.arg("uuid"), r.body)),
+            # DOKS
+            ("GET", "/v2/kubernetes/clusters", lambda r: account.list_clusters(r.query, r.base, r.path)),
+            ("GET", "/v2/kubernetes/clusters/{cluster_id}", lambda r: account.get_cluster(r.arg("cluster_id"))),
+            ("POST", "/v2/kubernetes/registries", lambda r: account.cluster_registries(r.body, add=True)),
+            ("DELETE", "/v2/kubernetes/registries", lambda r: account.cluster_registries(r.body, add=False)),
+            ("POST", "/v2/kubernetes/registry", lambda r: account.cluster_registries(r.body, add=True, legacy=True)),
+            ("DELETE", "/v2/kubernetes/registry", lambda r: account.cluster_registries(r.body, add=False, legacy=True)),
+        ]
+        return [(method, _route(pattern), handler) for method, pattern, handler in table]
+
+    def dispatch(self, req):
+        """Find the route for a /v2 request and run it under the lock."""
+        path_matched = False
+        for method, regex, handler in self.routes:
+            match = regex.match(req.raw_path)
+            if not match:
+                continue
+            path_matched = True
+            if method != req.method:
+                continue
+            req.args = dict((key, unquote(value)) for key, value in match.groupdict().items())
+            with self.lock:
+                return handler(req)
+        if path_matched:
+            raise ApiError(405, "method %s is not allowed on %s" % (req.method, req.raw_path))
+        raise ApiError(404, "The resource you were accessing could not be found.")
+
+
+class ApiRequest:
+    """What a route handler sees."""
+
+    def __init__(self, method, raw_path, query, body, base):
+        self.method = method
+        self.raw_path = raw_path
+        self.path = raw_path
+        self.query = query
+        self.body = body
+        self.base = base
+        self.args = {}
+
+    def arg(self, name):
+        return self.args[name]
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One HTTP exchange. ``self.server.sim`` is the shared :class:`Simulator`."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "docr-simulator/1.0"
+    sys_version = ""
+
+    def version_string(self):
+        return self.server_version
+
+    def setup(self):
+        BaseHTTPRequestHandler.setup(self)
+        # Headers and body are written separately: without TCP_NODELAY, Nagle plus delayed ACKs add ~40 ms a request.
+        try:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
+    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+        """Quiet: the request log is available from /_sim/requests."""
+
+    def date_time_string(self, timestamp=None):
+        """The ``Date`` header comes from the simulated clock."""
+        return email.utils.formatdate(self.server.sim.clock.now() if timestamp is None else timestamp, usegmt=True)
+
+    def do_GET(self):  # noqa: N802  pylint: disable=invalid-name
+        self._handle()
+
+    def do_POST(self):  # noqa: N802  pylint: disable=invalid-name
+        self._handle()
+
+    def do_PUT(self):  # noqa: N802  pylint: disable=invalid-name
+        self._handle()
+
+    def do_DELETE(self):  # noqa: N802  pylint: disable=invalid-name
+        self._handle()
+
+    def do_PATCH(self):  # noqa: N802  pylint: disable=invalid-name
+        self._handle()
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _read_body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _send(self, status, body, headers=None):
+        data = b""
+        if body is not None and status != 204:
+            data = json.dumps(body).encode("utf-8")
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        if status != 204:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if data:
+            self.wfile.write(data)
+        return data
+
+    def _drop(self):
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _handle(self):
+        sim = self.server.sim
+        split = urlsplit(self.path)
+        raw = self._read_body()
+        if split.path.startswith("/_sim/") or split.path == "/_sim":
+            self._admin(sim, split, raw)
+        elif split.path == "/v2" or split.path.startswith("/v2/"):
+            self._api(sim, split, raw)
+        else:
+            self._send(404, {"id": "not_found", "message": "not simulated: %s" % split.path})
+
+    # ------------------------------------------------------------------ /v2
+
+    def _api(self, sim, split, raw):  # pylint: disable=too-many-locals,too-many-branches,too-many-statements
+        request_id = str(uuid.uuid4())
+        method = self.command
+        pairs = parse_qsl(split.query, keep_blank_values=True)
+        query = dict(pairs)
+        host = self.headers.get("Host") or "%s:%s" % self.server.server_address[:2]
+        req = ApiRequest(method, split.path, query, {}, "http://" + host)
+        auth = self.headers.get("Authorization") or ""
+        token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+        notes = []
+
+        with sim.lock:
+            limits = dict(sim.account.rate_limit)
+            rl_headers, retry_after = sim.limiter.hit(token, limits["per_minute"], limits["per_hour"])
+            fault = sim.faults.take(method, split.path) if retry_after is None else None
+        headers = {"x-request-id": request_id}
+        headers.update(rl_headers)
+
+        status, body, dropped = None, None, False
+        if retry_after is not None:
+            status, body = 429, {"id": "too_many_requests", "message": "API rate limit exceeded."}
+            headers["Retry-After"] = str(retry_after)
+        if fault and fault.get("latency"):
+            time.sleep(float(fault["latency"]))
+        if fault and not fault.get("after") and (fault.get("status") or fault.get("drop")):
+            status, body, dropped = self._fault_response(fault, headers)
+            notes.append("fault")
+        if status is None and not dropped:  # a drop without `after` never reaches the account
+            status, body = self._serve(sim, req, raw, token, headers)
+            if body is not None and isinstance(body, dict) and "garbage_collection" in body:
+                if body["garbage_collection"].get("status") not in GC_SPEC_STATUSES:
+                    notes.append("forced_gc_status")
+            if fault and fault.get("after") and (fault.get("status") or fault.get("drop")):
+                status, body, dropped = self._fault_response(fault, headers)
+                notes.append("fault")
+                notes.append("fault_after")
+        if isinstance(body, dict) and status >= 400 and "id" in body:
+            body.setdefault("request_id", request_id)
+
+        sent_headers = dict(headers)
+        data = b""
+        if not dropped:
+            sent_headers["Date"] = self.date_time_string()
+            if status != 204:
+                sent_headers["Content-Type"] = "application/json; charset=utf-8"
+                data = json.dumps(body).encode("utf-8") if body is not None else b""
+        # Log and record before answering: a client that reads the log right after its response must see it.
+        with sim.lock:
+            sim.log.append({"method": method, "path": split.path, "query": query,
+                            "status": None if dropped else status, "time": iso(sim.clock.now())})
+        sim.record({
+            "method": method, "path": split.path, "query": [list(pair) for pair in pairs],
+            "request_headers": {"content-type": self.headers.get("Content-Type") or "",
+                                "authorization": "Bearer ***" if token else ""},
+            "request_body": raw.decode("utf-8", "replace") if raw else None,
+            "status": None if dropped else status,
+            "response_headers": {} if dropped else sent_headers,
+            "response_body": data.decode("utf-8", "replace") if data else None,
+            "dropped": dropped, "notes": notes,
+        })
+        if dropped:
+            self._drop()
+        else:
+            self._send(status, body, headers)
+
+    @staticmethod
+    def _fault_response(fault, headers):
+        if fault.get("drop"):
+            return None, None, True
+        status = int(fault["status"])
+        if fault.get("retry_after") is not None:
+            headers["Retry-After"] = str(fault["retry_after"])
+        message = fault.get("message") or ("API rate limit exceeded." if status == 429 else "injected fault (HTTP %d)" % status)
+        return status, {"id": ERROR_IDS.get(status, "error"), "message": message}, False
+
+    @staticmethod
+    def _serve(sim, req, raw, token, headers):
+        if not token:
+            return 401, {"id": "unauthorized", "message": "Unable to authenticate you."}
+        tokens = sim.account.tokens
+        if tokens is not None:
+            entry = tokens.get(token)
+            if entry is None:
+                return 401, {"id": "unauthorized", "message": "Unable to authenticate you."}
+            if entry["read_only"] and req.method != "GET":
+                return 403, {"id": "forbidden", "message": "You do not have access for the attempted action."}
+        if raw.strip():
+            try:
+                req.body = json.loads(raw.decode("utf-8"))
+            except ValueError:
+                return 400, {"id": "bad_request", "message": "the request body is not valid JSON"}
+            if not isinstance(req.body, dict):
+                return 400, {"id": "bad_request", "message": "the request body must be a JSON object"}
+        try:
+            status, body = sim.dispatch(req)
+        except ApiError as err:
+            return err.status, {"id": err.error_id, "message": err.message}
+        except Exception as err:  # pylint: disable=broad-except
+            headers["x-simulator-error"] = type(err).__name__
+            return 500, {"id": "server_error", "message": "simulator bug: %s: %s" % (type(err).__name__, err)}
+        return status, body
+
+    # ------------------------------------------------------------------ /_sim admin
+
+    def _admin(self, sim, split, raw):
+        try:
+            data = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+        except ValueError:
+            self._send(400, {"error": "body is not JSON"})
+            return
+        key = (self.command, split.path.rstrip("/"))
+        try:
+            with sim.lock:
+                status, body = self._admin_call(sim, key, data)
+        except ApiError as err:
+            status, body = err.status, {"id": err.error_id, "message": err.message, "error": err.message}
+        except (ValueError, KeyError, TypeError) as err:
+            status, body = 400, {"id": "bad_request", "message": str(err), "error": str(err)}
+        self._send(status, body)
+
+    @staticmethod
+    def _admin_call(sim, key, data):  # pylint: disable=too-many-return-statements,too-many-branches
+        if key == ("POST", "/_sim/reset"):
+            sim.reset()
+            return 200, {"ok": True}
+        if key == ("POST", "/_sim/seed"):
+            sim.seed(data)
+            return 200, sim.account.dump()
+        if key == ("GET", "/_sim/state"):
+            return 200, sim.account.dump()
+        if key == ("GET", "/_sim/requests"):
+            return 200, {"requests": list(sim.log)}
+        if key == ("DELETE", "/_sim/requests"):
+            sim.log = []
+            return 200, {"ok": True}
+        if key == ("POST", "/_sim/faults"):
+            return 200, {"fault": sim.faults.add(data)}
+        if key == ("GET", "/_sim/faults"):
+            return 200, {"faults": list(sim.faults.rules)}
+        if key == ("DELETE", "/_sim/faults"):
+            sim.faults = Faults()
+            return 200, {"ok": True}
+        if key == ("POST", "/_sim/clock"):
+            if "advance" in data:
+                sim.clock.advance(float(data["advance"]))
+            if "speed" in data:
+                sim.clock.set_speed(float(data["speed"]))
+            sim.account.tick()
+            return 200, {"now": iso(sim.clock.now()), "speed": sim.clock.speed}
+        if key == ("GET", "/_sim/clock"):
+            return 200, {"now": iso(sim.clock.now()), "speed": sim.clock.speed}
+        if key == ("POST", "/_sim/push"):
+            return sim.account.push(data)
+        if key == ("POST", "/_sim/gc"):
+            return sim.account.gc_control(data)
+        if key == ("POST", "/_sim/config"):
+            sim.account.configure(data)
+            return 200, sim.account.dump()
+        return 404, {"id": "not_found", "message": "unknown admin endpoint %s %s" % key}
+
+
+class SimServer(ThreadingHTTPServer):
+    """A threading HTTP server that only binds loopback addresses."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, host, port, sim):
+        if not is_loopback(host):
+            raise ValueError("refusing to bind %r: the simulator only listens on loopback addresses" % host)
+        if ":" in host:
+            self.address_family = socket.AF_INET6
+        self.sim = sim
+        ThreadingHTTPServer.__init__(self, (host, port), Handler)
+
+    @property
+    def url(self):
+        host, port = self.server_address[:2]
+        if ":" in host:
+            host = "[%s]" % host
+        return "http://%s:%d" % (host, port)
+
+
+def is_loopback(host):
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

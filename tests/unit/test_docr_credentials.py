@@ -1,0 +1,194 @@
+"""docr_credentials against the simulator: issuing, expiry, read-only refusal, dest merge, idempotence."""
+
+import base64
+import json
+import os
+import stat
+import time
+
+from ansible_collections.dockyard.docr.plugins.module_utils import _credentials as cred
+from ansible_collections.dockyard.docr.plugins.modules import docr_credentials
+
+HOST = "registry.digitalocean.com"
+
+
+def seed(sim):
+    sim.seed({"subscription_tier": "basic", "registries": [{"name": "acme", "region": "fra1"}]})
+
+
+def issue_calls(sim):
+    return [r for r in sim.requests() if r["path"].endswith("/docker-credentials")]
+
+
+def auth_of(config):
+    return config["auths"][HOST]["auth"]
+
+
+def push(sim, auth, tag="v1"):
+    """A simulated docker push with these credentials: 201, or the HTTP status it was refused with."""
+    try:
+        sim.push(registry="acme", repository="web", tag=tag, size_bytes=10, auth=auth)
+    except sim.Error as exc:
+        return exc.status
+    return 201
+
+
+def test_issue_walk_and_secret_safety(sim, api, run_module):
+    seed(sim)
+    # check mode: would issue, issues nothing
+    res = run_module(docr_credentials, dict(api, registry="acme"), check_mode=True)
+    assert res["changed"] is True and res["issued"] is True and "docker_config" not in res
+    assert issue_calls(sim) == []
+
+    # issue: nothing secret in the output unless asked
+    res = run_module(docr_credentials, dict(api, registry="acme"))
+    assert res["changed"] is True and res["issued"] is True
+    assert "docker_config" not in res and "kubernetes_secret" not in res
+    assert res["server_url"] == "registry.digitalocean.com/acme" and res["read_write"] is False
+    [call] = issue_calls(sim)
+    assert call["query"] == {"read_write": "false", "expiry_seconds": "3600"}
+    [stored] = sim.state()["credentials"]
+    assert stored["registry"] == "acme" and stored["read_write"] is False and stored["expires_at"] == res["expires_at"]
+
+    res = run_module(docr_credentials, dict(api, registry="acme", return_docker_config=True,
+                                            kubernetes_secret=dict(name="docr-pull", namespace="apps")))
+    auth = auth_of(res["docker_config"])
+    secret = res["kubernetes_secret"]
+    assert secret["type"] == "kubernetes.io/dockerconfigjson" and secret["metadata"] == dict(
+        name="docr-pull", namespace="apps", labels={"app.kubernetes.io/managed-by": "dockyard.docr"})
+    assert json.loads(base64.b64decode(secret["data"][".dockerconfigjson"])) == {"auths": {HOST: {"auth": auth}}}
+
+
+def test_credentials_expire(sim, api, run_module):
+    seed(sim)
+    res = run_module(docr_credentials, dict(api, registry="acme", read_write=True, expiry_seconds=600, return_docker_config=True))
+    auth = auth_of(res["docker_config"])
+    assert push(sim, auth) == 201
+    sim.advance(601)
+    assert push(sim, auth, tag="v2") == 401
+
+
+def test_read_only_credentials_refused_on_push(sim, api, run_module):
+    seed(sim)
+    res = run_module(docr_credentials, dict(api, registry="acme", return_docker_config=True))
+    assert push(sim, auth_of(res["docker_config"])) == 403
+
+
+def test_never_expiring_warns(sim, api, run_module):
+    seed(sim)
+    res = run_module(docr_credentials, dict(api, registry="acme", expiry_seconds=0))
+    assert res["expires_at"] is None
+    assert any("never expire" in str(w) for w in res["warnings"])
+    assert "expiry_seconds" not in issue_calls(sim)[0]["query"]
+    assert sim.state()["credentials"][0]["expires_at"] is None
+
+
+def test_dest_merge_mode_and_idempotence(sim, api, run_module, tmp_path):
+    seed(sim)
+    dest = tmp_path / "docker" / "config.json"
+    dest.parent.mkdir()
+    dest.write_text(json.dumps({"auths": {"ghcr.io": {"auth": "Z2g6eA=="}}, "credsStore": "desktop", "proxies": {"default": {}}}))
+    os.chmod(str(dest), 0o644)
+
+    # check mode: would issue, writes nothing
+    res = run_module(docr_credentials, dict(api, registry="acme", dest=str(dest)), check_mode=True, diff=True)
+    assert res["changed"] is True and res["issued"] is True
+    assert res["diff"]["before"] == {} and res["diff"]["after"]["registry"] == "acme"
+    assert HOST not in json.loads(dest.read_text())["auths"] and issue_calls(sim) == []
+
+    res = run_module(docr_credentials, dict(api, registry="acme", dest=str(dest)))
+    assert res["changed"] is True and res["issued"] is True
+    config = json.loads(dest.read_text())
+    assert config["auths"]["ghcr.io"] == {"auth": "Z2g6eA=="}
+    assert config["credsStore"] == "desktop" and config["proxies"] == {"default": {}}
+    assert config["auths"][HOST]["auth"]
+    marker = config[cred.MARKER_KEY][HOST]
+    assert marker["registry"] == "acme" and marker["read_write"] is False and marker["expires_at"] == res["expires_at"]
+    assert stat.S_IMODE(os.stat(str(dest)).st_mode) == 0o600
+    assert [p.name for p in dest.parent.iterdir()] == ["config.json"]   # no temp file left
+    assert config["auths"][HOST]["auth"] not in json.dumps(res)          # the output holds no credentials
+
+    # again: nothing issued, no API call at all
+    sim.clear_requests()
+    res = run_module(docr_credentials, dict(api, registry="acme", dest=str(dest)))
+    assert res["changed"] is False and res["issued"] is False
+    assert sim.requests() == []
+    assert json.loads(dest.read_text()) == config
+
+    # read_write wanted: re-issued
+    res = run_module(docr_credentials, dict(api, registry="acme", dest=str(dest), read_write=True))
+    assert res["changed"] is True and json.loads(dest.read_text())[cred.MARKER_KEY][HOST]["read_write"] is True
+    config = json.loads(dest.read_text())
+
+    # expiring within refresh_before: re-issued
+    config[cred.MARKER_KEY][HOST]["expires_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 120))
+    dest.write_text(json.dumps(config))
+    sim.clear_requests()
+    res = run_module(docr_credentials, dict(api, registry="acme", dest=str(dest), read_write=True, refresh_before=300))
+    assert res["changed"] is True and len(issue_calls(sim)) == 1
+    # ... but not with a shorter refresh_before
+    config = json.loads(dest.read_text())
+    config[cred.MARKER_KEY][HOST]["expires_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 120))
+    dest.write_text(json.dumps(config))
+    os.chmod(str(dest), 0o600)
+    sim.clear_requests()
+    res = run_module(docr_credentials, dict(api, registry="acme", dest=str(dest), read_write=True, refresh_before=60))
+    assert res["changed"] is False and sim.requests() == []
+
+    # another tool replaced the auth: re-issued
+    config = json.loads(dest.read_text())
+    config["auths"][HOST]["auth"] = "b3RoZXI6dG9vbA=="
+    dest.write_text(json.dumps(config))
+    res = run_module(docr_credentials, dict(api, registry="acme", dest=str(dest), read_write=True))
+    assert res["changed"] is True and json.loads(dest.read_text())["auths"][HOST]["auth"] != "b3RoZXI6dG9vbA=="
+
+    # a loosened mode is fixed, without issuing
+    os.chmod(str(dest), 0o644)
+    sim.clear_requests()
+    res = run_module(docr_credentials, dict(api, registry="acme", dest=str(dest), read_write=True))
+    assert res["changed"] is True and res["issued"] is False and sim.requests() == []
+    assert stat.S_IMODE(os.stat(str(dest)).st_mode) == 0o600
+
+
+def test_dest_credentials_work_for_push(sim, api, run_module, tmp_path):
+    seed(sim)
+    dest = tmp_path / "config.json"
+    run_module(docr_credentials, dict(api, registry="acme", dest=str(dest), read_write=True))
+    assert push(sim, auth_of(json.loads(dest.read_text()))) == 201
+
+
+def test_bad_input_fails_before_any_call(sim, api, run_module, tmp_path):
+    seed(sim)
+    dest = tmp_path / "config.json"
+    dest.write_text("{not json")
+    res = run_module(docr_credentials, dict(api, registry="acme", dest=str(dest)))
+    assert res["failed"] and "dest" in res["msg"] and "JSON" in res["msg"]
+    assert dest.read_text() == "{not json"
+    for bad, option in ((dict(expiry_seconds=-1), "expiry_seconds"), (dict(refresh_before=-5), "refresh_before"),
+                        (dict(registry="UPPER"), "registry"), (dict(dest=str(tmp_path)), "dest")):
+        res = run_module(docr_credentials, dict(dict(api, registry="acme"), **bad))
+        assert res["failed"] and option in res["msg"], res
+    assert sim.requests() == []
+
+
+def test_missing_registry(sim, api, run_module, tmp_path):
+    seed(sim)
+    dest = tmp_path / "config.json"
+    res = run_module(docr_credentials, dict(api, registry="nope", dest=str(dest)))
+    assert res["failed"] and "nope" in res["msg"] and "does not exist" in res["msg"]
+    assert not dest.exists()
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path, monkeypatch):
+    dest = tmp_path / "config.json"
+    dest.write_text('{"auths": {}}')
+
+    def boom(*_args, **_kw):
+        raise OSError("disk full")
+    monkeypatch.setattr(cred.json, "dump", boom)
+    try:
+        cred.write_atomic(str(dest), {"auths": {"x": {}}})
+    except OSError:
+        pass
+    assert dest.read_text() == '{"auths": {}}'
+    assert [p.name for p in tmp_path.iterdir()] == ["config.json"]
