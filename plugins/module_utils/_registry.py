@@ -45,36 +45,31 @@ def normalize_registry(obj):
     )
 
 
+# What a tier includes, as both the subscription and the options endpoint describe it.
+TIER_FIELDS = ("included_repositories", "included_storage_bytes", "allow_storage_overage", "monthly_price_in_cents")
+
+
+def _tier_terms(tier):
+    return dict((field, tier.get(field)) for field in TIER_FIELDS)
+
+
 def normalize_subscription(obj):
     if not obj:
         return None
     tier = obj.get("tier") or {}
-    return dict(
-        tier=tier.get("slug"),
-        tier_name=tier.get("name"),
-        included_repositories=tier.get("included_repositories"),
-        included_storage_bytes=tier.get("included_storage_bytes"),
-        allow_storage_overage=tier.get("allow_storage_overage"),
-        monthly_price_in_cents=tier.get("monthly_price_in_cents"),
-        created_at=obj.get("created_at"),
-        updated_at=obj.get("updated_at"),
-    )
+    result = dict(tier=tier.get("slug"), tier_name=tier.get("name"), created_at=obj.get("created_at"), updated_at=obj.get("updated_at"))
+    result.update(_tier_terms(tier))
+    return result
 
 
 def normalize_options(obj):
     obj = obj or {}
     tiers = []
     for tier in obj.get("subscription_tiers") or []:
-        tiers.append(dict(
-            slug=tier.get("slug"),
-            name=tier.get("name"),
-            included_repositories=tier.get("included_repositories"),
-            included_storage_bytes=tier.get("included_storage_bytes"),
-            allow_storage_overage=tier.get("allow_storage_overage"),
-            monthly_price_in_cents=tier.get("monthly_price_in_cents"),
-            eligible=tier.get("eligible"),
-            eligibility_reasons=tier.get("eligibility_reasons") or [],
-        ))
+        item = dict(slug=tier.get("slug"), name=tier.get("name"), eligible=tier.get("eligible"),
+                    eligibility_reasons=tier.get("eligibility_reasons") or [])
+        item.update(_tier_terms(tier))
+        tiers.append(item)
     return dict(regions=list(obj.get("available_regions") or []), subscription_tiers=tiers)
 
 
