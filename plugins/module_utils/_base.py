@@ -103,11 +103,8 @@ class DocrModule(object):
     @property
     def api(self):
         if self._api is None:
-            if _client.pydo is None:
-                self.module.fail_json(
-                    msg=missing_required_lib("pydo", url="https://pypi.org/project/pydo/"),
-                    exception=str(_client.PYDO_IMPORT_ERROR),
-                )
+            if _client.LIB.load() is not None:
+                raise DocrError(missing_required_lib("pydo", url="https://pypi.org/project/pydo/"), exception=str(_client.LIB.error))
             self._check_common()
             self._api = _client.client_from_params(self.params)
         return self._api

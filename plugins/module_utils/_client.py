@@ -25,19 +25,6 @@ try:
 except ImportError:  # pragma: no cover - Python 2 is not supported by this collection
     urlsplit = parse_qs = None
 
-PYDO_IMPORT_ERROR = None
-try:
-    import pydo
-    from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
-    from azure.core.pipeline.policies import SansIOHTTPPolicy
-    from azure.core.rest import HttpRequest
-except ImportError as exc:  # guarded: the module reports missing_required_lib
-    pydo = None
-    PYDO_IMPORT_ERROR = exc
-    HttpResponseError = ServiceRequestError = ServiceResponseError = Exception
-    SansIOHTTPPolicy = object
-    HttpRequest = None
-
 from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrApiError, DocrError
 
 COLLECTION_VERSION = "0.1.0"
@@ -97,21 +84,61 @@ def check_api_url(api_url):
     return api_url.rstrip("/")
 
 
-class _BearerPolicy(SansIOHTTPPolicy):
-    """Sets the bearer token; refuses plain http except to loopback hosts.
+class _Lib(object):
+    """pydo and the azure-core names the client needs, imported on first use.
 
-    pydo's own credential policy refuses every plain-http URL, which rules out the local simulator.
+    pydo and azure-core take about 0.1 s to import: a run that makes no API call (credentials that are
+    still valid, a bad option) never pays for them. ``load()`` returns the ImportError, or None.
     """
 
-    def __init__(self, token):
-        super(_BearerPolicy, self).__init__()
-        self._token = token
+    def __init__(self):
+        self.loaded = False
+        self.error = None
+        self.pydo = self.HttpRequest = self.BearerPolicy = None
+        self.HttpResponseError = self.ServiceRequestError = self.ServiceResponseError = None
 
-    def on_request(self, request):
-        parts = urlsplit(request.http_request.url)
-        if parts.scheme != "https" and not is_loopback_host(parts.hostname):
-            raise DocrError("Refusing to send the token over plain http to %s." % parts.hostname)
-        request.http_request.headers["Authorization"] = "Bearer %s" % self._token
+    def load(self):
+        if self.loaded:
+            return self.error
+        self.loaded = True
+        try:
+            import pydo
+            from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+            from azure.core.pipeline.policies import SansIOHTTPPolicy
+            from azure.core.rest import HttpRequest
+        except ImportError as exc:  # guarded: the module reports missing_required_lib
+            self.error = exc
+            return exc
+        self.pydo = pydo
+        self.HttpRequest = HttpRequest
+        self.HttpResponseError = HttpResponseError
+        self.ServiceRequestError = ServiceRequestError
+        self.ServiceResponseError = ServiceResponseError
+        self.BearerPolicy = _bearer_policy_class(SansIOHTTPPolicy)
+        return None
+
+
+LIB = _Lib()
+
+
+def _bearer_policy_class(base):
+    class BearerPolicy(base):
+        """Sets the bearer token; refuses plain http except to loopback hosts.
+
+        pydo's own credential policy refuses every plain-http URL, which rules out the local simulator.
+        """
+
+        def __init__(self, token):
+            super(BearerPolicy, self).__init__()
+            self._token = token
+
+        def on_request(self, request):
+            parts = urlsplit(request.http_request.url)
+            if parts.scheme != "https" and not is_loopback_host(parts.hostname):
+                raise DocrError("Refusing to send the token over plain http to %s." % parts.hostname)
+            request.http_request.headers["Authorization"] = "Bearer %s" % self._token
+
+    return BearerPolicy
 
 
 def _parse_body(text):
@@ -134,8 +161,6 @@ class DocrClient(object):
     """A pydo client plus the collection's error mapping, retries and pagination."""
 
     def __init__(self, token, api_url=DEFAULT_API_URL, validate_certs=True, http_timeout=30, http_retries=5, sleep=time.sleep):
-        if pydo is None:
-            raise DocrError("pydo is required", exception=str(PYDO_IMPORT_ERROR))
         if not token:
             raise DocrError(
                 "No DigitalOcean API token. Set the 'token' option (or module_defaults for group/dockyard.docr.docr), "
@@ -148,10 +173,12 @@ class DocrClient(object):
         self.rate_limit = {}
         self.server_time = None
         self.calls = 0
-        self._pydo = pydo.Client(
+        if LIB.load() is not None:
+            raise DocrError("pydo is required", exception=str(LIB.error))
+        self._pydo = LIB.pydo.Client(
             token=token,
             endpoint=self.api_url,
-            authentication_policy=_BearerPolicy(token),
+            authentication_policy=LIB.BearerPolicy(token),
             user_agent=USER_AGENT,
             connection_verify=validate_certs,
             connection_timeout=http_timeout,
@@ -240,7 +267,7 @@ class DocrClient(object):
                 self.calls += 1
                 status, body, headers = send()
                 self._observe(headers)
-            except HttpResponseError as exc:
+            except LIB.HttpResponseError as exc:
                 response = exc.response
                 status = exc.status_code
                 headers = response.headers if response is not None else None
@@ -257,11 +284,11 @@ class DocrClient(object):
                             return 200, found, None
                     raise self._error(status, body, headers, what)
                 failure = "status"
-            except ServiceRequestError as exc:  # pylint: disable=duplicate-except  # all are Exception only without pydo
+            except LIB.ServiceRequestError as exc:
                 # Not sent at all (connection refused, DNS): always safe to repeat.
                 failure = "unsent"
                 body = str(exc)
-            except ServiceResponseError as exc:  # pylint: disable=duplicate-except
+            except LIB.ServiceResponseError as exc:
                 # Sent, but no (complete) answer: a timeout or a dropped connection.
                 failure = "lost"
                 body = str(exc)
@@ -324,11 +351,11 @@ class DocrClient(object):
             idempotent = method != "POST"
 
         def send():
-            request = HttpRequest(method, path, params=params, json=body)
+            request = LIB.HttpRequest(method, path, params=params, json=body)
             response = self._pydo.send_request(request)
             response.read()
             if response.status_code >= 400:
-                raise HttpResponseError(response=response)
+                raise LIB.HttpResponseError(response=response)
             return response.status_code, _parse_body(response.text()), response.headers
 
         try:

@@ -1,6 +1,9 @@
 """The API core against the simulator: errors, not-found values, retries, pagination, URL guard."""
 
+import json
 import os
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -152,3 +155,40 @@ def test_error_fields(sim):
     assert "read-only" in err.value.msg
     result = err.value.to_result()
     assert result["status_code"] == 403 and "msg" in result and "reader" not in str(result)
+
+
+def _python(code, tmp_path):
+    """Run ``code`` in a fresh interpreter that sees the collection; return its stdout."""
+    env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "collections"))
+    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=str(tmp_path), check=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    return proc.stdout
+
+
+def test_pydo_is_imported_only_when_a_client_is_built(tmp_path):
+    out = _python(
+        "import sys\n"
+        "from ansible_collections.dockyard.docr.plugins.modules import docr_credentials, docr_registry, docr_gc\n"
+        "print('pydo' in sys.modules, 'azure.core' in sys.modules)\n"
+        "from ansible_collections.dockyard.docr.plugins.module_utils import _client\n"
+        "_client.DocrClient('t', 'http://127.0.0.1:9')\n"
+        "print('pydo' in sys.modules, 'azure.core' in sys.modules)\n", tmp_path)
+    assert out.split() == ["False", "False", "True", "True"]
+
+
+def test_missing_pydo_is_reported_by_name(tmp_path):
+    out = _python(
+        "import io, json, sys\n"
+        "from contextlib import redirect_stdout\n"
+        "sys.modules['pydo'] = None  # import pydo now raises ImportError\n"
+        "from ansible.module_utils.testing import patch_module_args\n"
+        "from ansible_collections.dockyard.docr.plugins.modules import docr_registry\n"
+        "buf = io.StringIO()\n"
+        "with patch_module_args({'name': 'acme', 'token': 'secret-value', 'api_url': 'http://127.0.0.1:9'}), redirect_stdout(buf):\n"
+        "    try:\n"
+        "        docr_registry.main()\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(buf.getvalue())\n", tmp_path)
+    result = json.loads(out)
+    assert result["failed"] and "pydo" in result["msg"] and "secret-value" not in out
