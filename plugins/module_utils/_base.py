@@ -19,7 +19,7 @@ the only place that calls ``exit_json`` or ``fail_json``.
 import copy
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, env_fallback
 from ansible.module_utils.common.validation import check_type_dict
 
 from ansible_collections.dockyard.docr.plugins.module_utils import _client
@@ -103,8 +103,6 @@ class DocrModule(object):
     @property
     def api(self):
         if self._api is None:
-            if _client.LIB.load() is not None:
-                raise DocrError(missing_required_lib("pydo", url="https://pypi.org/project/pydo/"), exception=str(_client.LIB.error))
             self._check_common()
             self._api = _client.client_from_params(self.params)
         return self._api

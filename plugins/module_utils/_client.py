@@ -25,6 +25,8 @@ try:
 except ImportError:  # pragma: no cover - Python 2 is not supported by this collection
     urlsplit = parse_qs = None
 
+from ansible.module_utils.basic import missing_required_lib
+
 from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrApiError, DocrError
 
 COLLECTION_VERSION = "0.1.0"
@@ -174,7 +176,7 @@ class DocrClient(object):
         self.server_time = None
         self.calls = 0
         if LIB.load() is not None:
-            raise DocrError("pydo is required", exception=str(LIB.error))
+            raise DocrError(missing_required_lib("pydo", url="https://pypi.org/project/pydo/"), exception=str(LIB.error))
         self._pydo = LIB.pydo.Client(
             token=token,
             endpoint=self.api_url,

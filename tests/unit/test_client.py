@@ -191,4 +191,4 @@ def test_missing_pydo_is_reported_by_name(tmp_path):
         "        pass\n"
         "print(buf.getvalue())\n", tmp_path)
     result = json.loads(out)
-    assert result["failed"] and "pydo" in result["msg"] and "secret-value" not in out
+    assert result["failed"] and "Failed to import the required Python library (pydo)" in result["msg"] and "secret-value" not in out
