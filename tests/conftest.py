@@ -3,7 +3,7 @@
 - ``simulator`` (session): one ``python -m tests.simulator`` subprocess recording every /v2 exchange.
 - ``sim`` (function): the same object, reset before the test.
 - ``pytest_sessionfinish``: every recorded exchange is validated against the official spec subset in
-  ``<repo>/../shared/do-openapi``; any violation is printed and fails the session.
+  ``<repo>/tests/openapi``; any violation is printed and fails the session.
 """
 
 import collections

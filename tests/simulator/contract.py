@@ -41,8 +41,8 @@ GC_RUN = ("post", "/v2/registries/{registry_name}/garbage-collection")
 
 
 def spec_dir(repo_root):
-    """``<repo>/../shared/do-openapi``: the folder holding the official spec subset."""
-    return Path(repo_root).resolve().parent / "shared" / "do-openapi"
+    """``<repo>/tests/openapi``: the folder holding the official spec subset (see its SOURCE.md)."""
+    return Path(repo_root).resolve() / "tests" / "openapi"
 
 
 def load_spec(path):

@@ -125,3 +125,17 @@ def test_live_simulator_exchanges_validate(sim, check, openapi_contract):
 def test_spec_folder_is_where_the_check_looks(openapi_contract):
     _contract, spec = openapi_contract
     assert "/v2/registries/{registry_name}/garbage-collection" in spec["paths"]
+
+
+def test_spec_copy_matches_its_recorded_checksums():
+    """The spec subset lives in the repository; SOURCE.md records its sha256 sums, and they hold."""
+    import hashlib
+    import re
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "openapi"
+    recorded = dict((name, digest) for digest, name in
+                    re.findall(r"^([0-9a-f]{64})  (\S+)$", (folder / "SOURCE.md").read_text(), re.M))
+    assert sorted(recorded) == ["registry-operations.index.json", "registry-subset.bundled.json"]
+    for name, digest in recorded.items():
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name
