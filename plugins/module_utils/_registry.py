@@ -12,7 +12,12 @@ import re
 from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrApiError
 
 REGISTRY_HOST = "registry.digitalocean.com"
-NAME_PATTERN = re.compile(r"^[a-z0-9-]{1,63}$")
+# A registry name, as DigitalOcean documents it: 1 to 63 characters of lowercase letters, digits and '-',
+# beginning with a letter and ending with a letter or digit. The spec's pattern (^[a-z0-9-]{1,63}$) is
+# looser; the API refuses what breaks the documented rule. This is the collection's one copy of the rule:
+# the roles' templates and the simulator repeat this exact text, and a unit test holds them to it.
+NAME_RULE = r"^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?\Z"
+NAME_PATTERN = re.compile(NAME_RULE)
 TIERS = ("starter", "basic", "professional")
 # Registries an account may hold on each tier (the API allows several only on professional).
 MAX_REGISTRIES = {"starter": 1, "basic": 1, "professional": 10}
@@ -22,8 +27,8 @@ def check_name(name, option="name"):
     """An error message for a malformed registry name, or None."""
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
         return (
-            "%s %r is not a valid registry name: use 1 to 63 characters, lowercase letters, digits and '-'."
-            % (option, name)
+            "%s %r is not a valid registry name: use 1 to 63 lowercase letters, digits and '-', beginning with "
+            "a letter and ending with a letter or digit." % (option, name)
         )
     return None
 

@@ -16,9 +16,13 @@ description:
     integrates the account's only registry, like the console's button.
   - With O(integrations), converges a whole layout in one task, each registry with its own clusters.
   - Makes the fewest calls the API allows. It reads the cluster list (all pages) and the registry list once,
-    compares each cluster's C(registry_enabled) and C(registries) with what is wanted, and writes once for
-    all clusters that differ (once per distinct registry set with O(integrations)). An unchanged re-run
-    writes nothing.
+    compares each cluster with what is wanted, and writes once for all clusters that differ (once per distinct
+    registry set with O(integrations)). An unchanged re-run writes nothing.
+  - What is compared depends on the path, because the API documents no relation between a cluster's
+    C(registry_enabled) and its C(registries) (its own examples show C(registry_enabled=false) next to a list
+    of registries). With O(registries) or O(integrations), only C(registries) is read. Without them (the
+    single-registry integration), a cluster counts as integrated when either C(registry_enabled) is true or
+    the account's registry is in C(registries); O(state=absent) clears whichever of the two is set.
   - Unknown cluster or registry names fail before any write, listing every unknown one.
   - A cluster that pulls from a registry in another region pulls slowly, and the transfer is billed. The
     module warns about such pairs, and fails on them before any write with O(require_colocation=true).
@@ -143,7 +147,10 @@ clusters:
       type: str
       sample: nyc3
     registry_enabled:
-      description: Whether a container registry is integrated with the cluster.
+      description:
+        - The cluster's C(registry_enabled) flag as the API reported it. The single-registry integration sets
+          and clears it (so the module predicts it on that path); with O(registries) or O(integrations) it is
+          returned as read, since the API does not document whether the per-registry calls change it.
       type: bool
       sample: true
     registries:
@@ -286,34 +293,45 @@ class DoksIntegration(Resource):
                     "is billed." % text
                 )
 
+        # What each path reads (the API documents no relation between the two fields, and answers are seen
+        # with "registry_enabled": false next to a list of registries):
+        # - per registry (registries / integrations): `registries` alone decides.
+        # - single registry: integrated when either signal says so, the legacy `registry_enabled` flag or the
+        #   account's registry in `registries`; state=absent clears whichever is set.
         after = {}
-        writes = {}
+        legacy_ids = []
+        named = {}
         for cluster in order:
             have = set(cluster["registries"])
             names = set(name for name, _allow in wanted[cluster["id"]])
             new = dict(cluster)
             if legacy:
-                if absent and cluster["registry_enabled"]:
-                    writes[cluster["id"]] = ["(single registry)"]
-                    new.update(registry_enabled=False, registries=[])
-                elif not absent and not cluster["registry_enabled"]:
-                    writes[cluster["id"]] = ["(single registry)"]
-                    new.update(registry_enabled=True, registries=sorted(have | names))
+                listed = legacy_name is not None and legacy_name in have
+                if absent:
+                    if cluster["registry_enabled"]:
+                        legacy_ids.append(cluster["id"])
+                    if listed:
+                        named[cluster["id"]] = [legacy_name]
+                    new.update(registry_enabled=False, registries=sorted(have - set([legacy_name])))
+                elif not (cluster["registry_enabled"] or listed):
+                    legacy_ids.append(cluster["id"])
+                    new.update(registry_enabled=True)
             elif absent:
                 if have & names:
-                    writes[cluster["id"]] = sorted(names)
-                    left = sorted(have - names)
-                    new.update(registries=left, registry_enabled=bool(left))
-            elif not names <= have or not cluster["registry_enabled"]:
-                writes[cluster["id"]] = sorted(names)
-                new.update(registries=sorted(have | names), registry_enabled=True)
+                    named[cluster["id"]] = sorted(names)
+                    new.update(registries=sorted(have - names))
+            elif not names <= have:
+                # the whole wanted set: adding is a union, and clusters wanting the same set share one call
+                named[cluster["id"]] = sorted(names)
+                new.update(registries=sorted(have | names))
             after[cluster["id"]] = new
 
-        if writes and not self.check_mode:
-            self._write(legacy, absent, writes)
+        if (legacy_ids or named) and not self.check_mode:
+            self._write(absent, sorted(legacy_ids), named)
 
-        before_state = dict((c["name"], _public(c)) for c in order)
-        after_state = dict((c["name"], _public(after[c["id"]])) for c in order)
+        view = _integrated if legacy else _registries
+        before_state = dict((c["name"], view(c, legacy_name)) for c in order)
+        after_state = dict((c["name"], view(after[c["id"]], legacy_name)) for c in order)
         result = dict(
             changed=before_state != after_state,
             clusters=[after[c["id"]] for c in order],
@@ -323,15 +341,13 @@ class DoksIntegration(Resource):
             result["diff"] = dict(before=dict(clusters=before_state), after=dict(clusters=after_state))
         return result
 
-    def _write(self, legacy, absent, writes):
-        if legacy:
-            ids = sorted(writes)
+    def _write(self, absent, legacy_ids, named):
+        if legacy_ids:
             if absent:
-                doks.remove_legacy_registry(self.api, ids)
+                doks.remove_legacy_registry(self.api, legacy_ids)
             else:
-                doks.add_legacy_registry(self.api, ids)
-            return
-        for ids, names in doks.group_writes(writes):
+                doks.add_legacy_registry(self.api, legacy_ids)
+        for ids, names in doks.group_writes(named):
             try:
                 if absent:
                     doks.remove_registries(self.api, ids, names)
@@ -343,8 +359,14 @@ class DoksIntegration(Resource):
                 raise
 
 
-def _public(cluster):
-    return dict(registry_enabled=cluster["registry_enabled"], registries=cluster["registries"])
+def _registries(cluster, _legacy_name):
+    """The per-registry view compared for `changed` and shown in the diff."""
+    return dict(registries=cluster["registries"])
+
+
+def _integrated(cluster, legacy_name):
+    """The single-registry view: integrated when either signal says so."""
+    return dict(integrated=bool(cluster["registry_enabled"] or (legacy_name is not None and legacy_name in cluster["registries"])))
 
 
 def main():

@@ -36,7 +36,7 @@ EXAMPLES = r"""
 
 - name: Clusters that pull from no registry
   ansible.builtin.debug:
-    msg: "{{ doks.clusters | rejectattr('registry_enabled') | map(attribute='name') | list }}"
+    msg: "{{ doks.clusters | rejectattr('registries') | rejectattr('registry_enabled') | map(attribute='name') | list }}"
 """
 
 RETURN = r"""
@@ -59,7 +59,10 @@ clusters:
       type: str
       sample: nyc3
     registry_enabled:
-      description: Whether a container registry is integrated with the cluster.
+      description:
+        - The cluster's C(registry_enabled) flag as the API reports it. The API does not document how it relates to
+          RV(clusters[].registries); it may stay false while registries are integrated through the per-registry API.
+          To know which registries a cluster pulls from, read RV(clusters[].registries).
       type: bool
       sample: true
     registries:

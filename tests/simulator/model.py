@@ -13,7 +13,10 @@ import uuid
 
 from .clock import iso, parse_iso
 
-NAME_RE = re.compile(r"^[a-z0-9-]{1,63}$")
+# Registry names as DigitalOcean documents them (the spec's ^[a-z0-9-]{1,63}$ is looser): begin with a
+# letter, end with a letter or digit. The same text as NAME_RULE in plugins/module_utils/_registry.py.
+NAME_RULE = r"^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?\Z"
+NAME_RE = re.compile(NAME_RULE)
 REPOSITORY_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
 TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -52,6 +55,11 @@ DEFAULT_PHASE_SECONDS = {
 GC_TYPES = ("untagged_manifests_only", "unreferenced_blobs_only", "untagged_manifests_and_unreferenced_blobs")
 DEFAULT_GC_TYPE = "untagged_manifests_only"
 READ_ONLY_MESSAGE = "registry %s is read-only during garbage collection"
+# How a cluster's ``registry_enabled`` relates to its ``registries`` (nothing documents it; both readings are
+# modelled, see README.md): "mirrors_registries" = true exactly when ``registries`` is non-empty;
+# "legacy_only" = it follows only the single-registry integration (POST/DELETE /v2/kubernetes/registry), as
+# the spec's examples ("registry_enabled": false with two registries) suggest.
+DOKS_READINGS = ("mirrors_registries", "legacy_only")
 
 LEGACY_412_MESSAGE = (
     "This API is not supported if you have created multiple registries. Please use \n"
@@ -182,6 +190,7 @@ class Account:
         self.rate_limit = {"per_minute": 250, "per_hour": 5000}
         self.phase_seconds = dict(DEFAULT_PHASE_SECONDS)
         self.fail_next_gc = set()
+        self.doks_reading = DOKS_READINGS[0]
 
     def configure(self, data):
         """Apply the non-resource parts of a seed (also used by ``POST /_sim/config``)."""
@@ -198,6 +207,11 @@ class Account:
                 if status not in self.phase_seconds:
                     raise ValueError("unknown GC phase %r (known: %s)" % (key, ", ".join(sorted(self.phase_seconds))))
                 self.phase_seconds[status] = float(value)
+        if "doks_registry_enabled" in data:
+            reading = data["doks_registry_enabled"]
+            if reading not in DOKS_READINGS:
+                raise ValueError("doks_registry_enabled must be one of %s, got %r" % (", ".join(DOKS_READINGS), reading))
+            self.doks_reading = reading
         if "tokens" in data:
             tokens = data["tokens"]
             if tokens is None:
@@ -213,7 +227,8 @@ class Account:
         """Load a seed document (see README.md). Raises ValueError with a clear message when it is wrong."""
         if not isinstance(seed, dict):
             raise ValueError("a seed must be a JSON/YAML mapping")
-        known = {"subscription_tier", "taken_names", "tokens", "rate_limit", "gc", "registries", "clusters", "clock"}
+        known = {"subscription_tier", "taken_names", "tokens", "rate_limit", "gc", "registries", "clusters", "clock",
+                 "doks_registry_enabled"}
         unknown = set(seed) - known
         if unknown:
             raise ValueError("unknown seed keys: %s" % ", ".join(sorted(unknown)))
@@ -241,7 +256,7 @@ class Account:
     def _seed_registry(self, spec, now):
         name = spec.get("name")
         if not name or not NAME_RE.match(str(name)):
-            raise ValueError("registry name %r does not match ^[a-z0-9-]{1,63}$" % (name,))
+            raise ValueError("registry name %r breaks the naming rule %s" % (name, NAME_RULE))
         region = spec.get("region", DEFAULT_REGION)
         if region not in REGIONS:
             raise ValueError("registry %s: unknown region %r" % (name, region))
@@ -289,6 +304,8 @@ class Account:
             "region": spec.get("region", "nyc1"),
             "version": spec.get("version", "1.33.1-do.0"),
             "registries": registries,
+            # the single-registry integration's own flag (read only with doks_registry_enabled: legacy_only)
+            "legacy_enabled": bool(spec.get("registry_enabled", False)),
             "created_at": now,
             "updated_at": now,
             "node_pool_id": str(uuid.uuid4()),
@@ -405,8 +422,8 @@ class Account:
 
     def _check_name(self, name):
         if not isinstance(name, str) or not NAME_RE.match(name):
-            raise unprocessable("invalid registry name %r: it must match ^[a-z0-9-]{1,63}$ "
-                                "(lowercase letters, digits and '-', 1 to 63 characters)" % (name,))
+            raise unprocessable("invalid registry name %r: use 1 to 63 lowercase letters, digits and '-', "
+                                "beginning with a letter and ending with a letter or digit" % (name,))
         if name in self.registries or name in self.taken_names:
             raise ApiError(409, "registry name %r is already taken" % name)
 
@@ -823,8 +840,13 @@ class Account:
             "auto_upgrade": False, "surge_upgrade": False, "ha": False,
             "status": {"state": "running", "message": ""},
             "created_at": now_iso, "updated_at": iso(cluster["updated_at"]),
-            "registry_enabled": bool(cluster["registries"]), "registries": list(cluster["registries"]),
+            "registry_enabled": self._registry_enabled(cluster), "registries": list(cluster["registries"]),
         }
+
+    def _registry_enabled(self, cluster):
+        if self.doks_reading == "legacy_only":
+            return cluster["legacy_enabled"]
+        return bool(cluster["registries"])
 
     def list_clusters(self, query, base, path):
         self.tick()
@@ -854,6 +876,13 @@ class Account:
         if legacy:
             clusters = self._cluster_targets(body)
             names = [self.only_registry()]
+            if self.doks_reading == "legacy_only":
+                # This reading keeps the single-registry integration apart: it sets its flag, not `registries`.
+                now = self.now()
+                for cluster in clusters:
+                    if cluster["legacy_enabled"] != add:
+                        cluster.update(legacy_enabled=add, updated_at=now)
+                return 204, None
         else:
             names = body.get("registries")
             if not isinstance(names, list) or not names or not all(isinstance(item, str) for item in names):
@@ -920,4 +949,5 @@ class Account:
             "tokens": copy.deepcopy(self.tokens),
             "rate_limit": dict(self.rate_limit),
             "gc_phase_seconds": dict(self.phase_seconds),
+            "doks_registry_enabled": self.doks_reading,
         }

@@ -8,9 +8,21 @@ import hashlib
 import json
 import urllib.request
 
+import pytest
+
 from ansible_collections.dockyard.docr.plugins.modules import docr_doks_integration, docr_doks_integration_info
 
 REGIONS = ("nyc3", "sfo3", "ams3")
+# The two readings of a cluster's registry_enabled the simulator models (tests/simulator/README.md).
+READINGS = ("mirrors_registries", "legacy_only")
+
+
+@pytest.fixture(autouse=True, params=READINGS)
+def reading(request, sim, monkeypatch):
+    """Every test of this file runs under both readings: each seed carries the reading."""
+    seed = sim.seed
+    monkeypatch.setattr(sim, "seed", lambda data: seed(dict(data, doks_registry_enabled=request.param)))
+    return request.param
 
 
 def cluster_id(name):
@@ -77,8 +89,8 @@ def test_walk(sim, api, run_module):
     # check mode: predicted, with a per-cluster diff, nothing written
     res = run_module(docr_doks_integration, args, check_mode=True, diff=True)
     assert res["changed"] is True, res
-    assert res["diff"]["before"]["clusters"]["prod-nyc3-a"] == dict(registry_enabled=False, registries=[])
-    assert res["diff"]["after"]["clusters"]["prod-nyc3-b"] == dict(registry_enabled=True, registries=["acme-nyc3"])
+    assert res["diff"]["before"]["clusters"]["prod-nyc3-a"] == dict(registries=[])
+    assert res["diff"]["after"]["clusters"]["prod-nyc3-b"] == dict(registries=["acme-nyc3"])
     assert writes(sim) == []
     assert clusters_state(sim)["prod-nyc3-a"] == []
 
@@ -87,7 +99,7 @@ def test_walk(sim, api, run_module):
     res = run_module(docr_doks_integration, args)
     assert res["changed"] is True and not res.get("failed"), res
     assert [c["name"] for c in res["clusters"]] == ["prod-nyc3-a", "prod-nyc3-b"]
-    assert all(c["registries"] == ["acme-nyc3"] and c["registry_enabled"] for c in res["clusters"])
+    assert all(c["registries"] == ["acme-nyc3"] for c in res["clusters"])
     assert [(r["method"], r["path"]) for r in writes(sim)] == [("POST", "/v2/kubernetes/registries")]
     state = clusters_state(sim)
     assert state["prod-nyc3-a"] == state["prod-nyc3-b"] == ["acme-nyc3"]
@@ -281,3 +293,75 @@ def test_pagination_and_info(sim, api, run_module):
     assert res["clusters"][0]["registries"] == ["acme-nyc3"]
     res = run_module(docr_doks_integration_info, dict(api, clusters=["nope"]))
     assert res["failed"] and "nope" in res["msg"]
+
+
+def test_answers_shaped_like_the_spec_example_settle(sim, api, run_module, reading):
+    """registry_enabled false next to a list of registries (the spec's example): nothing to write, ever."""
+    sim.seed(layout_seed(attached={"prod-nyc3-a": ["acme-nyc3", "acme-sfo3"], "prod-nyc3-b": ["acme-nyc3"]}))
+    enabled = enabled_state(sim)
+    assert enabled["prod-nyc3-a"] is (reading == "mirrors_registries")
+    args = dict(api, clusters=["prod-nyc3-a", "prod-nyc3-b"], registries=["acme-nyc3"])
+    sim.clear_requests()
+    for _run in range(3):
+        res = run_module(docr_doks_integration, args)
+        assert res["changed"] is False, res
+        res = run_module(docr_doks_integration, dict(api, integrations=[
+            dict(registry="acme-nyc3", clusters=["prod-nyc3-a", "prod-nyc3-b"]),
+            dict(registry="acme-sfo3", clusters=["prod-nyc3-a"], allow_cross_region=True)]))
+        assert res["changed"] is False, res
+    assert writes(sim) == []
+
+    # absent is decided from `registries` too: it removes, then settles
+    res = run_module(docr_doks_integration, dict(args, state="absent"))
+    assert res["changed"] is True
+    assert [(r["method"], r["path"]) for r in writes(sim)] == [("DELETE", "/v2/kubernetes/registries")]
+    assert clusters_state(sim)["prod-nyc3-a"] == ["acme-sfo3"] and clusters_state(sim)["prod-nyc3-b"] == []
+    sim.clear_requests()
+    assert run_module(docr_doks_integration, dict(args, state="absent"))["changed"] is False
+    assert writes(sim) == []
+
+
+def test_single_registry_path_accepts_either_signal(sim, api, run_module, reading):
+    seed = layout_seed(tier="basic", registries=("nyc3",), attached={"prod-nyc3-a": ["acme-nyc3"]})
+    # a cluster the single-registry integration flagged (only the legacy_only reading keeps the flag apart)
+    for cluster in seed["clusters"]:
+        if cluster["name"] == "prod-nyc3-b":
+            cluster["registry_enabled"] = True
+    sim.seed(seed)
+    legacy_only = reading == "legacy_only"
+    args = dict(api, clusters=["prod-nyc3-a"])
+
+    # listed in `registries` (whatever the flag says): integrated, nothing to write
+    sim.clear_requests()
+    for _run in range(2):
+        assert run_module(docr_doks_integration, args)["changed"] is False
+    assert writes(sim) == []
+
+    # absent clears whichever signal is set, then settles
+    res = run_module(docr_doks_integration, dict(args, state="absent"), diff=True)
+    assert res["changed"] is True
+    assert res["diff"]["before"]["clusters"]["prod-nyc3-a"] == dict(integrated=True)
+    assert res["diff"]["after"]["clusters"]["prod-nyc3-a"] == dict(integrated=False)
+    expected = [("DELETE", "/v2/kubernetes/registries")]
+    if not legacy_only:  # the flag mirrored `registries`, so it was set too
+        expected.insert(0, ("DELETE", "/v2/kubernetes/registry"))
+    assert [(r["method"], r["path"]) for r in writes(sim)] == expected
+    assert clusters_state(sim)["prod-nyc3-a"] == [] and not enabled_state(sim)["prod-nyc3-a"]
+    sim.clear_requests()
+    assert run_module(docr_doks_integration, dict(args, state="absent"))["changed"] is False
+    assert writes(sim) == []
+
+    # flagged by the legacy integration only (legacy_only reading): integrated; absent clears the flag
+    args = dict(api, clusters=["prod-nyc3-b"])
+    res = run_module(docr_doks_integration, args)
+    assert res["changed"] is (not legacy_only)
+    sim.clear_requests()
+    assert run_module(docr_doks_integration, args)["changed"] is False
+    assert writes(sim) == []
+    res = run_module(docr_doks_integration, dict(args, state="absent"))
+    assert res["changed"] is True
+    assert ("DELETE", "/v2/kubernetes/registry") in [(r["method"], r["path"]) for r in writes(sim)]
+    assert not enabled_state(sim)["prod-nyc3-b"] and clusters_state(sim)["prod-nyc3-b"] == []
+    sim.clear_requests()
+    assert run_module(docr_doks_integration, dict(args, state="absent"))["changed"] is False
+    assert writes(sim) == []
