@@ -52,8 +52,14 @@ DEFAULT_PHASE_SECONDS = {
     "deleting unreferenced blobs": 30.0,
     "cancelling": 2.0,
 }
-GC_TYPES = ("untagged_manifests_only", "unreferenced_blobs_only", "untagged_manifests_and_unreferenced_blobs")
-DEFAULT_GC_TYPE = "untagged_manifests_only"
+# The spec's spelling (the enum of the legacy endpoint's body; godo's GarbageCollectionType constants).
+GC_UNTAGGED = "untagged manifests only"
+GC_BLOBS = "unreferenced blobs only"
+GC_BOTH = "untagged manifests and unreferenced blobs"
+GC_TYPES = (GC_UNTAGGED, GC_BLOBS, GC_BOTH)
+# Without a body the API runs a blob-only GC: doctl sends this type unless told otherwise, and the spec
+# describes the operation as clearing unreferenced blobs. (An assumption: see README.md.)
+DEFAULT_GC_TYPE = GC_BLOBS
 READ_ONLY_MESSAGE = "registry %s is read-only during garbage collection"
 # How a cluster's ``registry_enabled`` relates to its ``registries`` (nothing documents it; both readings are
 # modelled, see README.md): "mirrors_registries" = true exactly when ``registries`` is non-empty;
@@ -111,13 +117,13 @@ def _int(value, what, minimum=0):
 
 
 def normalise_gc_type(value):
-    """Accept ``untagged_manifests_only`` and the legacy spelling ``untagged manifests only``."""
+    """The spec's spelling only (``untagged manifests only`` ...); no type means the API's default."""
     if value is None:
         return DEFAULT_GC_TYPE
-    text = str(value).strip().replace(" ", "_")
-    if text not in GC_TYPES:
-        raise unprocessable("invalid garbage collection type %r: expected one of %s" % (value, ", ".join(GC_TYPES)))
-    return text
+    if value not in GC_TYPES:
+        raise unprocessable("invalid garbage collection type %r: expected one of %s"
+                            % (value, ", ".join(repr(item) for item in GC_TYPES)))
+    return value
 
 
 class Page:
@@ -718,7 +724,7 @@ class Account:
             gc["status"] = "failed"
             return
         registry = self.registries[name]
-        if gc["type"] in ("untagged_manifests_only", "untagged_manifests_and_unreferenced_blobs"):
+        if gc["type"] in (GC_UNTAGGED, GC_BOTH):
             for repo_name in list(registry["repositories"]):
                 repo = registry["repositories"][repo_name]
                 tagged = set(info["digest"] for info in repo["tags"].values())
@@ -726,7 +732,7 @@ class Account:
                     del repo["manifests"][digest]
                 if not repo["manifests"]:
                     del registry["repositories"][repo_name]
-        if gc["type"] in ("unreferenced_blobs_only", "untagged_manifests_and_unreferenced_blobs"):
+        if gc["type"] in (GC_BLOBS, GC_BOTH):
             used = self._referenced_blobs(registry)
             for digest in [digest for digest in registry["blobs"] if digest not in used]:
                 gc["blobs_deleted"] += 1

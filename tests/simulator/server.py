@@ -17,6 +17,10 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from .clock import SimClock, iso
 from .model import Account, ApiError, ERROR_IDS, GC_SPEC_STATUSES
 
+# A test that sends a request the spec forbids on purpose (to prove the simulator refuses it) sets this
+# header; the exchange is then marked ``invalid_on_purpose`` for the contract check (tests/simulator/contract.py).
+INVALID_ON_PURPOSE_HEADER = "X-Sim-Invalid-On-Purpose"
+
 
 class RateLimiter:
     """Per-token windows: a sliding minute and a fixed hour (``ratelimit-reset`` is when the hour resets)."""
@@ -337,6 +341,8 @@ class Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization") or ""
         token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
         notes = []
+        if self.headers.get(INVALID_ON_PURPOSE_HEADER):
+            notes.append("invalid_on_purpose")
 
         with sim.lock:
             limits = dict(sim.account.rate_limit)

@@ -84,7 +84,7 @@ def test_gc_succeeds_walk(fast, api, run_module):
     assert len(gc_posts(sim)) == 1
     [stored] = sim_gcs(sim)
     assert stored["uuid"] == gc["uuid"] and stored["status"] == "succeeded"
-    # the module always sends the type: the simulator's default (no body) is untagged_manifests_only
+    # the module always sends the type: the API's default (no body) frees unreferenced blobs only
     assert _gc.type_option(stored.get("type")) == "untagged_manifests_and_unreferenced_blobs"
     # the registry is writable again
     push_ok(sim)

@@ -61,8 +61,8 @@ def test_gc_playbook_processes_every_registry_and_summarises(registries, tmp_pat
                         "freed_bytes", "failed", "msg"}
     gcs = sim.state()["gcs"]
     assert sorted((g["registry_name"], g["type"], g["status"]) for g in gcs) == [
-        ("pb-one", "untagged_manifests_and_unreferenced_blobs", "succeeded"),
-        ("pb-two", "unreferenced_blobs_only", "succeeded")]
+        ("pb-one", "untagged manifests and unreferenced blobs", "succeeded"),
+        ("pb-two", "unreferenced blobs only", "succeeded")]
 
     # a scheduled re-run with min_interval: skipped, nothing started, play green, summary appended
     extra.update(docr_gc_registries=["pb-one", "pb-two"], docr_gc_min_interval="7d")

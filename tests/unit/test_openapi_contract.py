@@ -36,16 +36,20 @@ def check_fixture(openapi_contract):
 GOOD = [
     exchange("GET", "/v2/registries", 200, {"registries": [REGISTRY]}),
     exchange("POST", "/v2/registries", 201, {"registry": REGISTRY}, request={"name": "acme", "subscription_tier_slug": "basic"}),
-    exchange("POST", "/v2/registries", 422, {"id": "unprocessable_entity", "message": "bad name"}, request={"name": "Bad_Name"}),
+    exchange("POST", "/v2/registries", 422, {"id": "unprocessable_entity", "message": "bad name"}, request={"name": "Bad_Name"},
+             notes=["invalid_on_purpose"]),
+    # a name the spec's pattern accepts and DigitalOcean's documented rule refuses: a valid request, refused
+    exchange("POST", "/v2/registries", 422, {"id": "unprocessable_entity", "message": "bad name"}, request={"name": "9reg"}),
     exchange("GET", "/v2/registries", 401, {"id": "unauthorized", "message": "Unable to authenticate you."}, auth=False),
     exchange("DELETE", "/v2/registries/acme", 204),
     exchange("GET", "/v2/registries/acme/docker-credentials", 200,
              {"auths": {"registry.digitalocean.com": {"auth": "dXNlcjpwYXNz"}}},
              query=[("read_write", "true"), ("expiry_seconds", "3600")]),
     exchange("POST", "/v2/registries/acme/garbage-collection", 201, {"garbage_collection": GC},
-             request={"type": "unreferenced_blobs_only"}),
+             request={"type": "unreferenced blobs only"}),
+    exchange("POST", "/v2/registries/acme/garbage-collection", 201, {"garbage_collection": GC}),
     exchange("GET", "/v2/registries/acme/repositoriesV2", 400, {"id": "bad_request", "message": "per_page"},
-             query=[("per_page", "500")]),
+             query=[("per_page", "500")], notes=["invalid_on_purpose"]),
     exchange("GET", "/v2/registries", 503, {"id": "service_unavailable", "message": "injected"}, notes=["fault"]),
 ]
 
@@ -74,6 +78,24 @@ BAD = {
                                           {"garbage_collection": dict(GC, status="paused")}),
     "legacy GC type spelling on the legacy endpoint": exchange(
         "POST", "/v2/registry/acme/garbage-collection", 201, {"garbage_collection": GC}, request={"type": "untagged_manifests_only"}),
+    # requests the spec rejects are violations even when the simulator refused them (Prism: "Invalid request")
+    "refused, but the request was invalid": exchange(
+        "POST", "/v2/registries", 422, {"id": "unprocessable_entity", "message": "bad name"}, request={"name": "Bad_Name"}),
+    "refused, with an undeclared query parameter": exchange(
+        "GET", "/v2/registries", 400, {"id": "bad_request", "message": "?"}, query=[("page_tokn", "x")]),
+    "refused, per_page over the spec's maximum": exchange(
+        "GET", "/v2/registries/acme/repositoriesV2", 400, {"id": "bad_request", "message": "per_page"}, query=[("per_page", "500")]),
+    "underscore GC type on the multi-registry endpoint": exchange(
+        "POST", "/v2/registries/acme/garbage-collection", 201, {"garbage_collection": GC}, request={"type": "unreferenced_blobs_only"}),
+    "allowed GC body with an extra key": exchange(
+        "POST", "/v2/registries/acme/garbage-collection", 201, {"garbage_collection": GC},
+        request={"type": "unreferenced blobs only", "force": True}),
+    "allowed credentials query with a bad value": exchange(
+        "GET", "/v2/registries/acme/docker-credentials", 200, {"auths": {"registry.digitalocean.com": {"auth": "dXNlcjpwYXNz"}}},
+        query=[("read_write", "yes"), ("expiry_seconds", "-1")]),
+    "credentials extras on an endpoint the allow-list does not name": exchange(
+        "GET", "/v2/registries", 200, {"registries": []}, query=[("read_write", "true")]),
+    "marked invalid on purpose, but valid": exchange("GET", "/v2/registries", 200, {"registries": []}, notes=["invalid_on_purpose"]),
 }
 
 
@@ -82,6 +104,33 @@ def test_catches_violations(check, name):
     report = check(BAD[name])
     assert not report.ok
     assert all(line.startswith("CONTRACT VIOLATION ") for line in report.lines())
+
+
+def test_invalid_on_purpose_is_reported_as_an_exemption(check):
+    report = check(exchange("POST", "/v2/registries", 422, {"id": "unprocessable_entity", "message": "bad"},
+                            request={"name": "Bad_Name"}, notes=["invalid_on_purpose"]))
+    assert report.ok and len(report.skipped) == 1 and "on purpose" in report.skipped[0]["reason"]
+    # the response of such an exchange is still validated
+    broken = exchange("POST", "/v2/registries", 422, {"message": "no id"}, request={"name": "Bad_Name"}, notes=["invalid_on_purpose"])
+    assert not check(broken).ok
+
+
+def test_live_marker_is_recorded(sim, check, openapi_contract):
+    """A test's on-purpose invalid request reaches the record marked, and only the marked one is exempt."""
+    contract, _spec = openapi_contract
+    sim.seed({"subscription_tier": "professional", "registries": [{"name": "acme"}]})
+    start = len(contract.read_record(sim.record))
+    import requests  # pylint: disable=import-outside-toplevel
+    http = requests.Session()
+    http.trust_env = False
+    headers = {"Authorization": "Bearer t", "X-Sim-Invalid-On-Purpose": "1"}
+    assert http.get(sim.url + "/v2/registries/acme/repositoriesV2", params={"per_page": 500}, headers=headers,
+                    timeout=10).status_code == 400
+    (recorded,) = contract.read_record(sim.record)[start:]
+    assert recorded["notes"] == ["invalid_on_purpose"]
+    assert check(recorded).ok and check(recorded).skipped
+    unmarked = dict(recorded, notes=[])
+    assert not check(unmarked).ok
 
 
 def test_forced_gc_status_is_the_only_exemption(check):

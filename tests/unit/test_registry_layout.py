@@ -13,6 +13,8 @@ import subprocess
 import sys
 import urllib.request
 
+import pytest
+
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COLLECTIONS = os.path.join(REPO, "collections")
@@ -21,6 +23,8 @@ TOKEN = "dop_v1_layout-test-token-0123456789abcdef"
 SITE = os.path.join(REPO, "playbooks", "site.yml")
 EXAMPLE = os.path.join(REPO, "playbooks", "layouts", "example-multi-region.yml")
 REGIONS = ("nyc3", "sfo3", "ams3")
+# The two readings of a cluster's registry_enabled the simulator models (tests/simulator/README.md).
+READINGS = ("mirrors_registries", "legacy_only")
 
 
 def cluster_id(name):
@@ -28,8 +32,8 @@ def cluster_id(name):
     return "c0ffee00-5e1e-4205-a714-%s" % digits
 
 
-def seed_clusters(sim, registries=(), tier=None):
-    seed = dict(clusters=[
+def seed_clusters(sim, registries=(), tier=None, reading=READINGS[0]):
+    seed = dict(doks_registry_enabled=reading, clusters=[
         dict(id=cluster_id("prod-%s-%s" % (r, s)), name="prod-%s-%s" % (r, s), region=r, registries=[])
         for r in REGIONS for s in ("a", "b")
     ])
@@ -115,9 +119,10 @@ def layout(**overrides):
     return base
 
 
-def test_example_layout_create_rerun_drift(sim, tmp_path):
+@pytest.mark.parametrize("reading", READINGS)
+def test_example_layout_create_rerun_drift(sim, tmp_path, reading):
     # an account on the basic tier with no registry yet: the layout moves it to professional
-    seed_clusters(sim, tier="basic")
+    seed_clusters(sim, tier="basic", reading=reading)
 
     # check mode on an empty account: reports the registries to create, writes nothing
     run = play(sim, tmp_path, layout_file=EXAMPLE, check=True)
@@ -189,8 +194,9 @@ def test_validation_fails_before_any_write(sim, tmp_path):
     assert writes(sim) == []
 
 
-def test_cross_region_allowed_and_absent_entry(sim, tmp_path):
-    seed_clusters(sim, registries=[("acme-nyc3", "nyc3"), ("acme-old", "fra1")], tier="professional")
+@pytest.mark.parametrize("reading", READINGS)
+def test_cross_region_allowed_and_absent_entry(sim, tmp_path, reading):
+    seed_clusters(sim, registries=[("acme-nyc3", "nyc3"), ("acme-old", "fra1")], tier="professional", reading=reading)
     # someone integrated the old registry with two clusters
     request = urllib.request.Request(
         sim.url + "/v2/kubernetes/registries", method="POST",

@@ -24,8 +24,9 @@ class Api:
         self.http.trust_env = False
         self.token = token
 
-    def call(self, method, path, body=None, params=None, token=None):
-        headers = {}
+    def call(self, method, path, body=None, params=None, token=None, invalid=False):
+        """``invalid=True``: the request breaks the spec on purpose (the contract check then exempts it)."""
+        headers = {"X-Sim-Invalid-On-Purpose": "1"} if invalid else {}
         token = self.token if token is None else token
         if token:
             headers["Authorization"] = "Bearer " + token
@@ -134,8 +135,11 @@ def test_names_and_uniqueness(sim, api):
     sim.seed({"taken_names": ["popular"]})
     assert api.post("/v2/registries/validate-name", {"name": "fresh-1"}).status_code == 204
     error(api.post("/v2/registries/validate-name", {"name": "popular"}), 409, "conflict")
-    assert "beginning with a letter" in error(api.post("/v2/registries/validate-name", {"name": "Bad_Name"}), 422, "unprocessable_entity")
-    error(api.post("/v2/registries", {"name": "x" * 64, "subscription_tier_slug": "basic"}), 422)
+    assert "beginning with a letter" in error(api.post("/v2/registries/validate-name", {"name": "Bad_Name"}, invalid=True), 422, "unprocessable_entity")
+    error(api.post("/v2/registries", {"name": "x" * 64, "subscription_tier_slug": "basic"}, invalid=True), 422)
+    for name in ("9reg", "-x", "reg-", "0"):  # valid for the spec's pattern, refused by the documented rule
+        error(api.post("/v2/registries/validate-name", {"name": name}), 422)
+        error(api.post("/v2/registries", {"name": name, "subscription_tier_slug": "basic"}), 422)
     error(api.post("/v2/registries", {"name": "popular", "subscription_tier_slug": "basic"}), 409, "conflict")
     resp = api.post("/v2/registries", {"name": "acme", "subscription_tier_slug": "basic"})
     assert resp.status_code == 201 and resp.json()["registry"]["region"] == "nyc3"
@@ -149,7 +153,7 @@ def test_names_and_uniqueness(sim, api):
 def test_subscription_rules_and_multi_registry(sim, api):
     assert api.get("/v2/registries/subscription").json() == {}
     assert "subscription_tier_slug" in error(api.post("/v2/registries", {"name": "acme"}), 422)
-    error(api.post("/v2/registries", {"name": "acme", "subscription_tier_slug": "basic", "region": "mars1"}), 422)
+    error(api.post("/v2/registries", {"name": "acme", "subscription_tier_slug": "basic", "region": "mars1"}, invalid=True), 422)
     assert api.post("/v2/registries", {"name": "acme", "region": "fra1", "subscription_tier_slug": "basic"}).status_code == 201
     sub = api.get("/v2/registries/subscription").json()["subscription"]
     assert sub["tier"]["slug"] == "basic" and sub["tier"]["included_repositories"] == 5
@@ -182,7 +186,7 @@ def test_options_eligibility_and_downgrade(sim, api):
     assert tiers["basic"]["eligible"] and tiers["professional"]["included_repositories"] == 0
     message = error(api.post("/v2/registries/subscription", {"tier_slug": "starter"}), 422)
     assert "OverRepositoryLimit" in message and "OverStorageLimit" in message
-    error(api.post("/v2/registries/subscription", {"tier_slug": "gold"}), 422)
+    error(api.post("/v2/registries/subscription", {"tier_slug": "gold"}, invalid=True), 422)
     assert api.get("/v2/registries/subscription").json()["subscription"]["tier"]["slug"] == "basic"
 
 
@@ -218,7 +222,7 @@ def test_repositories_v2_page_token_pagination(sim, api):
     assert seen == ["repo-%d" % index for index in range(5)]
     first = api.get("/v2/registries/acme/repositoriesV2").json()["repositories"][0]
     assert first["tag_count"] == 1 and first["manifest_count"] == 1 and first["latest_manifest"]["tags"] == ["latest"]
-    error(api.get("/v2/registries/acme/repositoriesV2", params={"per_page": 201}), 400)
+    error(api.get("/v2/registries/acme/repositoriesV2", params={"per_page": 201}, invalid=True), 400)
     error(api.get("/v2/registries/nope/repositoriesV2"), 404)
 
 
@@ -263,7 +267,7 @@ def test_gc_lifecycle_read_only_and_one_active(sim, api):
     sim.push(registry="acme", repository="web", tag="latest", size_bytes=2000)
     assert api.get("/v2/registries/acme").json()["registry"]["storage_usage_bytes"] == 3000
     error(api.get(gc_path()), 404)
-    resp = api.post(gc_path(), {"type": "untagged_manifests_and_unreferenced_blobs"})
+    resp = api.post(gc_path(), {"type": "untagged manifests and unreferenced blobs"})
     assert resp.status_code == 201
     gc = resp.json()["garbage_collection"]
     assert gc["status"] == "requested" and gc["registry_name"] == "acme"
@@ -284,7 +288,7 @@ def test_gc_lifecycle_read_only_and_one_active(sim, api):
     digests = [m["digest"] for m in api.get("/v2/registries/acme/repositories/web/digests").json()["manifests"]]
     assert first["digest"] not in digests and len(digests) == 1
     sim.push(registry="acme", repository="web", tag="v2")
-    # the default type only removes untagged manifests: their blobs stay until a blob GC
+    # the default type (no body) frees unreferenced blobs only: an untagged manifest keeps its blobs
     sim.push(registry="acme", repository="web", tag="v2")
     assert api.post(gc_path()).status_code == 201
     sim.advance(200)
@@ -306,10 +310,12 @@ def test_gc_cancel_and_admin_hooks(sim, api):
     assert sim.state()["registries"][0]["storage_usage_bytes"] == 20
     error(api.put(gc_path() + "/" + gc["uuid"], {"cancel": True}), 409)
     error(api.put(gc_path() + "/nope", {"cancel": True}), 404)
-    error(api.post(gc_path(), {"type": "everything"}), 422)
+    error(api.post(gc_path(), {"type": "everything"}, invalid=True), 422)
 
     sim.gc_control(registry="acme", next_outcome="failed")
-    api.post(gc_path(), {"type": "unreferenced_blobs_only"})
+    # the underscore spelling is not the spec's: refused
+    error(api.post(gc_path(), {"type": "unreferenced_blobs_only"}, invalid=True), 422)
+    api.post(gc_path(), {"type": "unreferenced blobs only"})
     sim.advance(125)
     assert api.get(gc_path() + "s").json()["garbage_collections"][0]["status"] == "failed"
 
@@ -355,7 +361,7 @@ def test_credentials_expiry_and_read_only(sim, api):
     creds = sim.state()["credentials"]
     assert [(c["read_write"], c["expired"]) for c in creds] == [(True, True), (False, False)]
     assert creds[1]["expires_at"] is None and "password" not in creds[0]
-    error(api.get("/v2/registries/acme/docker-credentials", params={"expiry_seconds": "soon"}), 400)
+    error(api.get("/v2/registries/acme/docker-credentials", params={"expiry_seconds": "soon"}, invalid=True), 400)
 
 
 # ---------------------------------------------------------------------- legacy endpoints
