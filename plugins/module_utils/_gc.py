@@ -130,8 +130,25 @@ def list_gcs(api, registry, limit=None):
     return gcs[:limit] if limit else gcs
 
 
+def _refusal_to_read_back(exc):
+    """True for a 4xx whose meaning the spec leaves open, so the state must be read back to decide.
+
+    The spec documents no status for "a GC is already active" or "that GC has already ended" (the API is seen
+    answering 409, and 412 on the legacy endpoints of a multi-registry account). Any other 4xx than these
+    known ones is handled by the condition, read back, not by its number: 401/403 (the token), 404 (the
+    registry or GC is missing: a value) and 429 (retried by the client) keep their documented meaning.
+    """
+    status = getattr(exc, "status_code", None)
+    return status is not None and 400 <= status < 500 and status not in (401, 403, 404, 429)
+
+
 def start(api, registry, gc_type):
-    """Start a GC of ``gc_type`` (an option value); always sends the type (the API's default frees little)."""
+    """Start a GC of ``gc_type`` (an option value); always sends the type (the API's default frees little).
+
+    After a refusal (a 4xx, see ``_refusal_to_read_back``) the active GC is read back: if one is active, the
+    error raised carries it as ``active_gc`` (the caller treats it as found active); if none is, the
+    refusal is reported as it came.
+    """
 
     def recover():
         # After a lost answer: if a GC is now active, the start went through (one per registry at most).
@@ -141,22 +158,36 @@ def start(api, registry, gc_type):
     try:
         body = api.raw("POST", _path(registry, "garbage-collection"), body={"type": GC_TYPES[gc_type]}, recover=recover)
     except DocrApiError as exc:
-        if exc.status_code == 409:
-            raise DocrError(
-                "Another garbage collection of registry %s became active just before this one was to start (HTTP 409: %s); "
-                "not starting a second one." % (registry, exc.error_message), status_code=409,
-            )
-        raise
+        if not _refusal_to_read_back(exc):
+            raise
+        active = get_active(api, registry)
+        if active is None:
+            raise
+        raise DocrError(
+            "Another garbage collection of registry %s (%s) was active when this one was to start (HTTP %s: %s); "
+            "not starting a second one." % (registry, active.get("uuid"), exc.status_code, exc.error_message),
+            status_code=exc.status_code, active_gc=active,
+        )
     return normalize_gc((body or {}).get("garbage_collection"))
 
 
 def cancel(api, registry, uuid):
-    """Cancel the GC ``uuid``; None when it had already ended (the API answers 409)."""
+    """Cancel the GC ``uuid``; None when it had already ended.
+
+    After a refusal (a 4xx, see ``_refusal_to_read_back``; the API is seen answering 409 once the GC has ended)
+    the GC is read back: ended, the cancel has nothing left to do (None); already cancelling, it is
+    returned; still running, or not found, the refusal is reported as it came.
+    """
     try:
         body = api.call("registries.update_garbage_collection", registry, uuid, {"cancel": True}, missing_ok=False)
     except DocrApiError as exc:
-        if exc.status_code == 409:
+        if not _refusal_to_read_back(exc):
+            raise
+        gc = get_by_uuid(api, registry, uuid)
+        if gc is not None and is_terminal(gc):
             return None
+        if gc is not None and gc.get("status") == "cancelling":
+            return gc
         raise
     return normalize_gc((body or {}).get("garbage_collection"))
 

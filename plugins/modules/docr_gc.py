@@ -44,6 +44,8 @@ options:
       - C(untagged_manifests_only) deletes untagged manifests but keeps their blobs (frees little space).
       - C(unreferenced_blobs_only) deletes blobs that no manifest references (what is left after manifests were
         deleted one by one).
+      - The module always sends the type, so the default frees untagged manifests and unreferenced blobs. The
+        API's own default (no type sent, as C(doctl) does unless told otherwise) frees unreferenced blobs only.
     type: str
     choices: [untagged_manifests_and_unreferenced_blobs, untagged_manifests_only, unreferenced_blobs_only]
     default: untagged_manifests_and_unreferenced_blobs
@@ -434,9 +436,9 @@ class GarbageCollection(Resource):
         try:
             gc = _gc.start(self.api, self.name, p["type"])
         except DocrError as exc:
-            # 409: another GC became active between the read above and the start (another run, at the same
-            # time). It is not this run's: treat it as found active.
-            active = _gc.get_active(self.api, self.name) if exc.details.get("status_code") == 409 else None
+            # Refused, and a GC was found active on reading back (another run started one between the read
+            # above and the start): it is not this run's, so treat it as found active.
+            active = exc.details.pop("active_gc", None)
             if active is None:
                 raise
             return self._already_active(active)
