@@ -119,6 +119,18 @@ def list_registries(api):
     return list((body or {}).get("registries") or [])
 
 
+def listed_subscription(registries):
+    """The account's subscription as the registry list carries it (the spec puts it on every item), or None.
+
+    None also when the list is empty: an account without registries may still hold a subscription, which
+    only ``get_subscription`` reads then.
+    """
+    for registry in registries or []:
+        if registry.get("subscription"):
+            return registry["subscription"]
+    return None
+
+
 def get_subscription(api):
     body = api.call("registries.get_subscription")
     return (body or {}).get("subscription") or None

@@ -70,6 +70,13 @@ clusters:
       type: list
       elements: str
       sample: [acme-nyc3]
+subscription_tier:
+  description:
+    - The slug of the account's subscription tier, as the registry list carries it (no extra call).
+    - V(null) when the account has no registry (the list then carries no subscription).
+  returned: always
+  type: str
+  sample: professional
 registries:
   description: The account's registries (name and region), sorted by name.
   returned: always
@@ -107,10 +114,13 @@ class DoksIntegrationInfo(Resource):
                 if resolved[ref]["id"] not in seen:
                     seen.add(resolved[ref]["id"])
                     clusters.append(resolved[ref])
-        registries = [dict(name=r.get("name"), region=r.get("region")) for r in reg.list_registries(self.api)]
+        listed = reg.list_registries(self.api)
+        registries = [dict(name=r.get("name"), region=r.get("region")) for r in listed]
+        tier = (reg.normalize_subscription(reg.listed_subscription(listed)) or {}).get("tier")
         return dict(
             clusters=sorted(clusters, key=lambda c: (c["name"] or "", c["id"] or "")),
             registries=sorted(registries, key=lambda r: r["name"] or ""),
+            subscription_tier=tier,
         )
 
 

@@ -180,6 +180,7 @@ class Registry(StatefulResource):
         self.registry = None
         self.subscription = None
         self._options_cache = None
+        self._listing = None
         problem = reg.check_name(self.name)
         if problem:
             raise DocrInputError(problem)
@@ -191,12 +192,25 @@ class Registry(StatefulResource):
             state["subscription_tier"] = tier
         return state
 
+    def _registries(self):
+        """The account's registries, read once a run (their items carry the subscription)."""
+        if self._listing is None:
+            self._listing = reg.list_registries(self.api)
+        return self._listing
+
+    def _account_subscription(self):
+        """The subscription: from the registry list when it has items, else its own read."""
+        return reg.listed_subscription(self._registries()) or reg.get_subscription(self.api)
+
     def fetch(self):
-        self.registry = reg.get_registry(self.api, self.name)
+        if self.tier is None:
+            self.registry = reg.get_registry(self.api, self.name)
+            return None if self.registry is None else self._state(self.registry, None)
+        # With subscription_tier, one read gives both: the registry list carries the subscription.
+        self.registry = next((r for r in self._registries() if r.get("name") == self.name), None)
         if self.registry is None:
             return None
-        if self.tier is not None:
-            self.subscription = reg.get_subscription(self.api)
+        self.subscription = self._account_subscription()
         return self._state(self.registry, _tier_of(self.subscription))
 
     def _options(self):
@@ -214,7 +228,7 @@ class Registry(StatefulResource):
         wanted = self.tier
         if wanted != "professional":
             if registry_count is None:
-                registry_count = len(reg.list_registries(self.api))
+                registry_count = len(self._registries())
             if registry_count > reg.MAX_REGISTRIES[wanted]:
                 raise DocrInputError(
                     "subscription_tier=%s allows one registry but the account has %d; only professional allows several."
@@ -241,14 +255,14 @@ class Registry(StatefulResource):
 
     def create(self):
         region = self.params["region"]
-        self.subscription = reg.get_subscription(self.api)
+        existing = self._registries()
+        self.subscription = self._account_subscription()
         current = _tier_of(self.subscription)
         if current is None and self.tier is None:
             raise DocrInputError(
                 "The account has no container registry subscription yet: set subscription_tier "
                 "(starter, basic or professional) to create its first registry."
             )
-        existing = reg.list_registries(self.api)
         effective = self.tier or current
         if len(existing) >= reg.MAX_REGISTRIES[effective]:
             if effective != "professional":

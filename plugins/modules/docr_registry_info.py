@@ -141,10 +141,9 @@ class RegistryInfo(Resource):
             problem = reg.check_name(name)
             if problem:
                 raise DocrInputError(problem)
-            found = reg.get_registry(self.api, name)
-            registries = [found] if found is not None else []
-        else:
-            registries = reg.list_registries(self.api)
+        # One list read gives the registries and the subscription (the spec puts it on every item of the list).
+        listed = reg.list_registries(self.api)
+        registries = [r for r in listed if name is None or r.get("name") == name]
         result = []
         for registry in sorted(registries, key=lambda r: r.get("name") or ""):
             item = reg.normalize_registry(registry)
@@ -156,7 +155,7 @@ class RegistryInfo(Resource):
             result.append(item)
         return dict(
             registries=result,
-            subscription=reg.normalize_subscription(reg.get_subscription(self.api)),
+            subscription=reg.normalize_subscription(reg.listed_subscription(listed) or reg.get_subscription(self.api)),
             options=reg.normalize_options(reg.get_options(self.api)),
         )
 

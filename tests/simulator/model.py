@@ -421,7 +421,14 @@ class Account:
 
     def list_registries(self):
         self.tick()
-        return 200, {"registries": [self.registry_view(self.registries[name]) for name in sorted(self.registries)]}
+        views = []
+        for name in sorted(self.registries):
+            view = self.registry_view(self.registries[name])
+            if self.subscription is not None:
+                # The spec's list items carry the (account-wide) subscription; single-registry reads do not.
+                view["subscription"] = self.subscription_view()
+            views.append(view)
+        return 200, {"registries": views}
 
     def get_registry(self, name):
         return 200, {"registry": self.registry_view(self.registry(name))}

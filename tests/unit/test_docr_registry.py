@@ -30,13 +30,13 @@ def test_walk(sim, api, run_module):
     assert registries(sim)["acme"]["region"] == "fra1"
     assert sim.state()["subscription"]["tier"] == "basic"
 
-    # apply again: no change, exactly one read of the registry + the subscription read (tier given), no write
+    # apply again: no change, no write, and one read in all: the registry list carries the subscription
+    # (it took two before the list's `subscription` was used: the registry, then the subscription)
     sim.clear_requests()
     res = run_module(docr_registry, args)
-    assert res["changed"] is False
+    assert res["changed"] is False and res["subscription"]["tier"] == "basic"
     log = sim.requests()
-    assert [(r["method"], r["path"]) for r in log] == [
-        ("GET", "/v2/registries/acme"), ("GET", "/v2/registries/subscription")]
+    assert [(r["method"], r["path"]) for r in log] == [("GET", "/v2/registries")]
 
     # without a tier: one call in all
     sim.clear_requests()
@@ -189,7 +189,7 @@ def test_plain_http_refused_for_remote_hosts(sim, api, run_module):
 
 
 def test_retries_then_succeeds_without_duplicate(sim, api, run_module):
-    sim.fault(method="GET", path="/v2/registries/acme", status=503, retry_after=0, times=2)
+    sim.fault(method="GET", path="/v2/registries", status=503, retry_after=0, times=2)
     sim.fault(method="POST", path="/v2/registries", status=500, times=1, after=True)
     res = run_module(docr_registry, dict(api, name="acme", region="nyc3", subscription_tier="basic", http_retries=3))
     assert res["changed"] is True, res
@@ -218,3 +218,9 @@ def test_info(sim, api, run_module):
     res = run_module(docr_registry_info, dict(api, name="missing"))
     assert res["registries"] == []
     assert writes(sim) == []
+
+    # the list carries the subscription: registries, subscription and options in two reads
+    sim.clear_requests()
+    res = run_module(docr_registry_info, dict(api, name="a"))
+    assert res["subscription"]["tier"] == "professional" and [r["name"] for r in res["registries"]] == ["a"]
+    assert [(r["method"], r["path"]) for r in sim.requests()] == [("GET", "/v2/registries"), ("GET", "/v2/registries/options")]
