@@ -23,7 +23,15 @@ INVALID_ON_PURPOSE_HEADER = "X-Sim-Invalid-On-Purpose"
 
 
 class RateLimiter:
-    """Per-token windows: a sliding minute and a fixed hour (``ratelimit-reset`` is when the hour resets)."""
+    """Per-token sliding windows, as DigitalOcean documents its limits.
+
+    Each request expires on its own, an hour (and, for the burst limit, a minute) after it was made. The
+    headers describe the hourly quota: ``ratelimit-remaining`` is what is left of it and ``ratelimit-reset``
+    the Unix time when the oldest counted request expires. A request over the per-minute burst limit gets a
+    429 with ``Retry-After`` (the seconds until the minute's oldest request expires); one over the hourly
+    limit gets a 429 without it (``ratelimit-reset`` says when a request frees up). A refused request is not
+    counted (an assumption: see README.md).
+    """
 
     def __init__(self, clock):
         self.clock = clock
@@ -31,33 +39,35 @@ class RateLimiter:
 
     def reset(self):
         self.minute = collections.defaultdict(collections.deque)
-        self.hour = {}
+        self.hour = collections.defaultdict(collections.deque)
 
     def hit(self, token, per_minute, per_hour):
-        """Count one request. Return ``(headers, retry_after)``; ``retry_after`` is None when allowed."""
+        """Count one request. Return ``(headers, limited, retry_after)``.
+
+        ``limited`` is None when allowed, else ``"burst"`` or ``"hourly"``; ``retry_after`` is set on a burst only.
+        """
         now = self.clock.now()
-        window = self.minute[token]
-        while window and window[0] <= now - 60:
-            window.popleft()
-        start, used = self.hour.get(token, (now, 0))
-        if now >= start + 3600:
-            start, used = now, 0
-        retry_after = None
-        if per_minute and len(window) >= per_minute:
-            retry_after = max(1, int(math.ceil(window[0] + 60 - now)))
-        elif per_hour and used >= per_hour:
-            retry_after = max(1, int(math.ceil(start + 3600 - now)))
-        if retry_after is None:
-            window.append(now)
-            used += 1
-        self.hour[token] = (start, used)
+        minute, hour = self.minute[token], self.hour[token]
+        while minute and minute[0] <= now - 60:
+            minute.popleft()
+        while hour and hour[0] <= now - 3600:
+            hour.popleft()
+        limited = retry_after = None
+        if per_minute and len(minute) >= per_minute:
+            limited = "burst"
+            retry_after = max(1, int(math.ceil(minute[0] + 60 - now)))
+        elif per_hour and len(hour) >= per_hour:
+            limited = "hourly"
+        if limited is None:
+            minute.append(now)
+            hour.append(now)
         limit = per_hour or 5000
         headers = {
             "ratelimit-limit": str(limit),
-            "ratelimit-remaining": str(max(0, limit - used)),
-            "ratelimit-reset": str(int(start + 3600)),
+            "ratelimit-remaining": str(max(0, limit - len(hour))),
+            "ratelimit-reset": str(int(math.ceil(hour[0] + 3600)) if hour else int(math.ceil(now))),
         }
-        return headers, retry_after
+        return headers, limited, retry_after
 
 
 class Faults:
@@ -346,15 +356,16 @@ class Handler(BaseHTTPRequestHandler):
 
         with sim.lock:
             limits = dict(sim.account.rate_limit)
-            rl_headers, retry_after = sim.limiter.hit(token, limits["per_minute"], limits["per_hour"])
-            fault = sim.faults.take(method, split.path) if retry_after is None else None
+            rl_headers, limited, retry_after = sim.limiter.hit(token, limits["per_minute"], limits["per_hour"])
+            fault = sim.faults.take(method, split.path) if limited is None else None
         headers = {"x-request-id": request_id}
         headers.update(rl_headers)
 
         status, body, dropped = None, None, False
-        if retry_after is not None:
+        if limited is not None:
             status, body = 429, {"id": "too_many_requests", "message": "API rate limit exceeded."}
-            headers["Retry-After"] = str(retry_after)
+            if retry_after is not None:  # the per-minute burst limit only
+                headers["Retry-After"] = str(retry_after)
         if fault and fault.get("latency"):
             time.sleep(float(fault["latency"]))
         if fault and not fault.get("after") and (fault.get("status") or fault.get("drop")):
