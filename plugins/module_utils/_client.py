@@ -9,7 +9,10 @@ One client per module run. Every API call goes through ``DocrClient.call`` (a py
 * one error mapping (``DocrApiError`` with status, error id, message and request id),
 * "not found" as a value: documented 404 bodies that pydo returns as dicts become ``None``,
 * bounded retries with exponential back-off that honour ``Retry-After`` and ``ratelimit-reset``,
-  for idempotent calls, and for POSTs only where that is safe (see ``call``),
+  for idempotent calls, and for POSTs only where that is safe (see ``call``). DigitalOcean's limits are
+  sliding windows in which each request expires on its own: a 429 over the per-minute burst limit says
+  ``Retry-After``; one over the hourly limit says nothing but ``ratelimit-remaining: 0``, and
+  ``ratelimit-reset`` is when the oldest counted request expires (one request frees up then),
 * pagination over page numbers and ``page_token``, asking for the largest page the API allows,
 * plain ``http://`` only for loopback hosts (the simulator).
 """
@@ -211,6 +214,21 @@ class DocrClient(object):
         """The API's idea of now (from the last Date header), or the local clock."""
         return self.server_time if self.server_time is not None else time.time()
 
+    def _hourly_wait(self, headers, status):
+        """Seconds until the hourly quota frees a request, when this answer is a 429 over it; else None.
+
+        An hourly 429 carries no ``Retry-After`` (that is the burst limit's), ``ratelimit-remaining: 0`` and
+        ``ratelimit-reset``, the Unix time when the oldest request in the sliding hour expires.
+        """
+        if status != 429 or headers is None or headers.get("Retry-After") is not None:
+            return None
+        if _int_header(headers, "ratelimit-remaining") != 0:
+            return None
+        reset = _int_header(headers, "ratelimit-reset")
+        if not reset:
+            return None
+        return max(0.0, reset - self.now())
+
     def _wait_for(self, attempt, headers, status):
         """Seconds to wait before attempt number ``attempt + 1``."""
         if headers is not None:
@@ -224,10 +242,9 @@ class DocrClient(object):
                         return min(MAX_SINGLE_WAIT, max(0.0, when - self.now()))
                     except (TypeError, ValueError, IndexError):
                         pass
-            if status == 429 and _int_header(headers, "ratelimit-remaining") == 0:
-                reset = _int_header(headers, "ratelimit-reset")
-                if reset:
-                    return min(MAX_SINGLE_WAIT, max(0.0, reset - self.now()))
+            hourly = self._hourly_wait(headers, status)
+            if hourly is not None:
+                return min(MAX_SINGLE_WAIT, hourly)
         backoff = BACKOFF_BASE * (2 ** attempt)
         return min(MAX_SINGLE_WAIT, backoff * (0.75 + random.random() / 2))
 
@@ -304,6 +321,17 @@ class DocrClient(object):
                 if found is not None:
                     return 200, found, None
                 safe = True
+            hourly = self._hourly_wait(headers, status) if failure == "status" else None
+            if safe and hourly is not None and hourly > MAX_SINGLE_WAIT * max(1, self.http_retries - attempt):
+                # The hourly quota frees its next request later than the retries left could wait: asking
+                # again before then only earns more 429s. Say when it frees up instead.
+                raise DocrApiError(
+                    "The DigitalOcean API's hourly rate limit is spent (%s): the oldest request counted in the last "
+                    "hour expires in %d seconds, and one request is allowed again then. Retry after that."
+                    % (what, int(hourly + 0.999)),
+                    status_code=429, error_id=(body or {}).get("id") if isinstance(body, dict) else None,
+                    retry_in_seconds=int(hourly + 0.999),
+                )
             if not safe or attempt >= self.http_retries:
                 if failure in ("unsent", "lost"):
                     raise DocrApiError(
