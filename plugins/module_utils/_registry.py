@@ -13,8 +13,8 @@ from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrA
 
 REGISTRY_HOST = "registry.digitalocean.com"
 # A registry name, as DigitalOcean documents it: 1 to 63 characters of lowercase letters, digits and '-',
-# beginning with a letter and ending with a letter or digit. The spec's pattern (^[a-z0-9-]{1,63}$) is
-# looser; the API refuses what breaks the documented rule. This is the collection's one copy of the rule:
+# beginning with a letter and ending with a letter or digit. The spec's pattern is looser (it lets a name
+# begin with a digit or '-', or end with '-'); the API refuses what breaks the documented rule. This is the collection's one copy of the rule:
 # the roles' templates and the simulator repeat this exact text, and a unit test holds them to it.
 NAME_RULE = r"^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?\Z"
 NAME_PATTERN = re.compile(NAME_RULE)

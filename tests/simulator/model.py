@@ -511,8 +511,9 @@ class Account:
             self.subscription = {"tier_slug": slug, "created_at": now, "updated_at": now}
             return 200, {"subscription": self.subscription_view()}
         if slug != "professional" and len(self.registries) > 1:
-            raise unprocessable("registry is not eligible for tier %s because: more than one registry requires "
-                                "the professional tier (%d registries exist)" % (slug, len(self.registries)))
+            # Only the deprecated endpoint documents this refusal (412, "[OverRegistryLimit]"); the new one is
+            # assumed to answer the same way (see README.md).
+            raise ApiError(412, LEGACY_SUBSCRIPTION_412_MESSAGE)
         reasons = self.eligibility(TIER_BY_SLUG[slug])
         if reasons:
             raise unprocessable("registry is not eligible for tier %s because: [%s]" % (slug, ", ".join(reasons)))

@@ -164,7 +164,7 @@ def test_subscription_rules_and_multi_registry(sim, api):
         assert api.post("/v2/registries", {"name": "reg-%d" % index, "region": "sfo3"}).status_code == 201
     assert len(api.get("/v2/registries").json()["registries"]) == 10
     assert "at most 10" in error(api.post("/v2/registries", {"name": "eleven"}), 422)
-    assert "more than one registry" in error(api.post("/v2/registries/subscription", {"tier_slug": "basic"}), 422)
+    assert "[OverRegistryLimit]" in error(api.post("/v2/registries/subscription", {"tier_slug": "basic"}), 412)
     assert api.delete("/v2/registries/reg-2").status_code == 204
     assert api.get("/v2/registries/acme").json()["registry"]["region"] == "fra1"
     for index in range(3, 11):
