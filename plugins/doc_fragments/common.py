@@ -43,6 +43,9 @@ options:
         connection, with exponential back-off that honours the API's C(Retry-After) and C(ratelimit-reset).
       - A call that creates something is retried after a server error only once a read-back shows it was not
         created, so a retry never creates a second object.
+      - A 429 over the hourly limit waits for C(ratelimit-reset), when the oldest request of the sliding hour
+        expires (at most 60 seconds a wait). When the retries left cannot wait that long, the module fails at
+        once and says how many seconds remain.
     type: int
     default: 5
 requirements:
