@@ -99,7 +99,7 @@ def statuses(sim):
 def test_client_waits_for_the_burst_retry_after(sim):
     frozen(sim, per_minute=2, per_hour=0)
     api, sleep = client(sim)
-    for _ in range(3):
+    for _attempt in range(3):
         api.call("registries.list")
     assert statuses(sim) == [200, 200, 429, 200]
     assert sleep.waits == [60.0]
