@@ -87,7 +87,7 @@ def test_dest_merge_mode_and_idempotence(sim, api, run_module, tmp_path):
     seed(sim)
     dest = tmp_path / "docker" / "config.json"
     dest.parent.mkdir()
-    dest.write_text(json.dumps({"auths": {"ghcr.io": {"auth": "Z2g6eA=="}}, "credsStore": "desktop", "proxies": {"default": {}}}))
+    dest.write_text(json.dumps({"auths": {"ghcr.io": {"auth": "Z2g6eA=="}}, "detachKeys": "ctrl-e,e", "proxies": {"default": {}}}))
     os.chmod(str(dest), 0o644)
 
     # check mode: would issue, writes nothing
@@ -100,7 +100,7 @@ def test_dest_merge_mode_and_idempotence(sim, api, run_module, tmp_path):
     assert res["changed"] is True and res["issued"] is True
     config = json.loads(dest.read_text())
     assert config["auths"]["ghcr.io"] == {"auth": "Z2g6eA=="}
-    assert config["credsStore"] == "desktop" and config["proxies"] == {"default": {}}
+    assert config["detachKeys"] == "ctrl-e,e" and config["proxies"] == {"default": {}}
     assert config["auths"][HOST]["auth"]
     marker = config[cred.MARKER_KEY][HOST]
     assert marker["registry"] == "acme" and marker["read_write"] is False and marker["expires_at"] == res["expires_at"]
