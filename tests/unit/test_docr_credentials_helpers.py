@@ -8,6 +8,7 @@ import pytest
 
 from ansible_collections.dockyard.docr.plugins.module_utils import _credentials as cred
 from ansible_collections.dockyard.docr.plugins.modules import docr_credentials
+from pull_secret_schema import assert_valid_pull_secret
 
 HOST = "registry.digitalocean.com"
 FILES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "files")
@@ -65,6 +66,7 @@ def test_creds_store_stores_through_the_helper(sim, api, run_module, tmp_path, h
     auth = base64.b64encode(("%s:%s" % (held["Username"], held["Secret"])).encode()).decode()
     secret = json.loads(base64.b64decode(res["kubernetes_secret"]["data"][".dockerconfigjson"]))
     assert secret == {"auths": {HOST: {"auth": auth}}}
+    assert_valid_pull_secret(res["kubernetes_secret"])
 
     # second run: the helper still holds them (asked with `get`), nothing issued, nothing written
     before = dest.read_text()
