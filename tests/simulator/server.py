@@ -496,6 +496,11 @@ class Handler(BaseHTTPRequestHandler):
             return sim.account.push(data)
         if key == ("POST", "/_sim/gc"):
             return sim.account.gc_control(data)
+        if key == ("GET", "/_sim/dataplane"):
+            if sim.dataplane is None:
+                raise ApiError(404, "no data plane: start the simulator with --data-plane distribution")
+            return 200, {"address": sim.dataplane.address, "storage": sim.dataplane.root,
+                         "tokens": list(sim.dataplane.tokens.issued)}
         if key == ("POST", "/_sim/config"):
             sim.account.configure(data)
             return 200, sim.account.dump()
