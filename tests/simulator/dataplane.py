@@ -17,6 +17,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -28,6 +29,15 @@ from .tokenauth import ISSUER, SERVICE, TokenServer
 
 BINARY = "docker-registry"
 V2 = os.path.join("docker", "registry", "v2")
+
+
+def _die_with_parent():
+    """In the child, before exec: Linux sends it SIGTERM when the simulator dies, even by SIGKILL."""
+    try:
+        import ctypes  # pylint: disable=import-outside-toplevel
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def free_port(host="127.0.0.1"):
@@ -88,7 +98,8 @@ class DistributionDataPlane:
             self._write_config()
             log = open(self.log_path, "ab")  # pylint: disable=consider-using-with
             self.process = subprocess.Popen([self.binary, "serve", self.config_path], stdin=subprocess.DEVNULL,
-                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                            preexec_fn=_die_with_parent)  # pylint: disable=subprocess-popen-preexec-fn
             log.close()
             if self._wait_ready(timeout):
                 return
