@@ -3,6 +3,7 @@
 import base64
 import json
 import os
+import sys
 
 import pytest
 
@@ -18,7 +19,9 @@ FILES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "files")
 def helper(tmp_path, monkeypatch):
     """``docker-credential-docrtest`` on PATH, storing into a file; returns (store path, argv log path)."""
     store = tmp_path / "helper-store.json"
-    monkeypatch.setenv("PATH", FILES + os.pathsep + os.environ.get("PATH", ""))
+    # the helper's shebang is `env python`: this interpreter's folder comes first, so it finds one
+    path = [FILES, os.path.dirname(sys.executable), os.environ.get("PATH", "")]
+    monkeypatch.setenv("PATH", os.pathsep.join(path))
     monkeypatch.setenv("DOCR_TEST_HELPER_STORE", str(store))
     return store, tmp_path / "helper-store.json.argv"
 
