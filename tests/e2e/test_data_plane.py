@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from conftest import run, schema
+from support import run, schema
 from oci import write_image
 
 from ansible_collections.dockyard.docr.plugins.modules import (
