@@ -59,7 +59,7 @@ options:
   credentials_store:
     description:
       - Where the credentials go when O(dest) is written.
-      - When O(dest) sets C(credsStore) (Docker Desktop sets C("credsStore": "desktop")) or C(credHelpers) for the
+      - When O(dest) sets C(credsStore) (Docker Desktop sets it to V(desktop)) or C(credHelpers) for the
         registry host, docker reads that host's credentials from the helper program C(docker-credential-NAME) and
         ignores an inline C(auths) entry.
       - V(auto) stores them with the configured helper when there is one (C(docker-credential-NAME store), the
