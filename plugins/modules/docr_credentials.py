@@ -122,6 +122,12 @@ EXAMPLES = r"""
     expiry_seconds: 1200
     dest: /home/ci/.docker/config.json
 
+- name: On a workstation whose docker uses a credential helper (Docker Desktop), insist on the helper
+  dockyard.docr.docr_credentials:
+    registry: acme
+    dest: ~/.docker/config.json
+    credentials_store: helper
+
 - name: A pull secret for a cluster that is not DOKS
   dockyard.docr.docr_credentials:
     registry: acme
