@@ -32,7 +32,8 @@ def e2e_simulator(request):
     root = _root_conftest(request.config)
     handle, record = tempfile.mkstemp(prefix="docr-sim-e2e-", suffix=".jsonl")
     os.close(handle)
-    root._RECORDS.append(record)  # pylint: disable=protected-access  (validated against the spec at session end)
+    # validated against the spec at session end, with the other records
+    root._RECORDS.append(record)  # pylint: disable=protected-access
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.simulator", "--host", "127.0.0.1", "--port", "0", "--record", record,
          "--data-plane", "distribution"],
