@@ -8,9 +8,11 @@ and protected ones still pull; GC's freed bytes are the bytes gone from the regi
 import base64
 import json
 import os
+import sys
 
 import pytest
 
+import support
 from support import run, schema
 from oci import write_image
 
@@ -180,6 +182,27 @@ def test_retention_deletes_for_real_and_gc_frees_them(e2e, tmp_path):
     assert digests["v2"] not in after and digests["v3"] not in after and digests["v1"] in after
     usage = ok(run(docr_registry_info, dict(e2e.api, name=REGISTRY)))["registries"][0]["storage_usage_bytes"]
     assert usage == sum(after.values())
+
+
+def test_credential_helper_stored_credentials_push(e2e, tmp_path, monkeypatch):
+    """docr_credentials stores through the helper dest names; skopeo, reading the same config.json, asks it back."""
+    store = tmp_path / "helper-store.json"
+    path = [str(support.REPO_ROOT / "tests" / "unit" / "files"), os.path.dirname(sys.executable), os.environ["PATH"]]
+    monkeypatch.setenv("PATH", os.pathsep.join(path))
+    monkeypatch.setenv("DOCR_TEST_HELPER_STORE", str(store))
+    e2e.skopeo.env.update(PATH=os.environ["PATH"], DOCR_TEST_HELPER_STORE=str(store))
+    create_registry(e2e)
+    dest = tmp_path / "docker" / "config.json"
+    dest.parent.mkdir()
+    dest.write_text(json.dumps({"credHelpers": {e2e.address: "docrtest"}}))
+    res = credentials(e2e, dest, read_write=True)
+    assert res["credential_helper"] == "docrtest" and json.loads(dest.read_text())["auths"][e2e.address] == {}
+    assert e2e.address in json.loads(store.read_text())
+    pushed(e2e, tmp_path, dest, "v1", "acme/web:v1")
+    calls = [json.loads(line) for line in (tmp_path / "helper-store.json.argv").read_text().splitlines()]
+    assert calls[0] == ["store"] and ["get"] in calls[1:]  # skopeo asked the helper
+    store.write_text("{}")  # the helper forgot them: the inline-less config.json logs nobody in
+    assert e2e.skopeo.digest("acme/web:v1", dest)[0] is None
 
 
 @pytest.mark.parametrize("gc_type", ["untagged_manifests_only", "unreferenced_blobs_only"])
