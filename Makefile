@@ -9,17 +9,18 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.requirements.stamp
 STAGE := hack/stage.sh
 
-.PHONY: help venv demo test unit integration sanity lint molecule bench clean
+.PHONY: help venv demo test unit integration sanity lint molecule e2e bench clean
 
 help:
 	@echo "make venv         create or update .venv (Python 3.11) with requirements-dev.txt"
 	@echo "make demo         run tests/demo/demo.yml twice against the API simulator"
-	@echo "make test         unit, integration, sanity, lint and molecule, in that order"
+	@echo "make test         unit, integration, sanity, lint, molecule and e2e, in that order"
 	@echo "make unit         pytest over tests/"
 	@echo "make integration  ansible-test integration targets against the simulator"
 	@echo "make sanity       ansible-test sanity (all tests, Python 3.8-3.13)"
 	@echo "make lint         ansible-lint (production profile), antsibull-changelog lint, shellcheck"
 	@echo "make molecule     molecule test for every extensions/molecule/* scenario"
+	@echo "make e2e          end to end with a real registry and skopeo (installs them with apt-get as root)"
 	@echo "make bench        run tests/bench/*.py and print their figures"
 	@echo "make clean        remove build/, collections/ and tests/output/"
 
@@ -50,6 +51,9 @@ lint: venv
 
 molecule: venv
 	@$(STAGE) molecule hack/molecule.sh
+
+e2e: venv
+	@$(STAGE) e2e hack/e2e.sh
 
 bench: venv
 	@$(STAGE) bench hack/bench.sh

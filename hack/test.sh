@@ -10,6 +10,6 @@ trap '"${hack}/stage.sh" --summary; rm -f "${STAGE_TIMES}"' EXIT
 
 # the venv stage is timed (and listed) only when it has something to do
 "${MAKE:-make}" --no-print-directory -s venv
-for stage in unit integration sanity lint molecule; do
+for stage in unit integration sanity lint molecule e2e; do
     "${hack}/stage.sh" "${stage}" "${hack}/${stage}.sh"
 done

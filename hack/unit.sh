@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# pytest over tests/ (unit tests, simulator tests, anything else pytest collects there).
+# pytest over tests/ (unit tests, simulator tests, anything else pytest collects there), except tests/e2e
+# (`make e2e`: it needs a real registry and skopeo).
 set -euo pipefail
 # shellcheck source=hack/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -8,7 +9,7 @@ cd "${REPO_ROOT}"
 
 # `python -m pytest` puts the repository root on sys.path, so `tests.simulator` imports.
 rc=0
-python -m pytest -q -p no:cacheprovider --ignore=tests/output tests "$@" || rc=$?
+python -m pytest -q -p no:cacheprovider --ignore=tests/output --ignore=tests/e2e tests "$@" || rc=$?
 if ((rc == 5)); then
     log "pytest collected no tests"
     rc=0

@@ -46,7 +46,7 @@ def issue(api, registry, read_write, expiry_seconds):
 
 
 def host_entry(config):
-    """(host, entry) of the DigitalOcean registry in a docker config dict."""
+    """(host, entry) of the registry in a docker config dict (the API answers one host, not necessarily DigitalOcean's)."""
     auths = config.get("auths") or {}
     if REGISTRY_HOST in auths:
         return REGISTRY_HOST, auths[REGISTRY_HOST]

@@ -56,6 +56,24 @@ options:
         O(read_write)) expire within this many seconds, are missing, or were replaced by another tool.
     type: int
     default: 300
+  credentials_store:
+    description:
+      - Where the credentials go when O(dest) is written.
+      - When O(dest) sets C(credsStore) (Docker Desktop sets it to V(desktop)) or C(credHelpers) for the
+        registry host, docker reads that host's credentials from the helper program C(docker-credential-NAME) and
+        ignores an inline C(auths) entry.
+      - V(auto) stores them with the configured helper when there is one (C(docker-credential-NAME store), the
+        secret passed on its standard input only), and inline in O(dest) otherwise.
+      - V(helper) requires a configured helper, and fails when O(dest) names none.
+      - V(inline) writes the C(auths) entry, and fails, changing nothing, when O(dest) names a helper for the host
+        (docker would ignore the entry, so nobody would be logged in).
+      - With a helper, O(dest) gets an empty C(auths) entry for the host (as C(docker login) writes) and the
+        collection's record of the expiry, which names the helper; a re-run asks the helper (C(get)) whether it
+        still holds the credentials.
+    type: str
+    choices: [auto, inline, helper]
+    default: auto
+    version_added: 0.2.0
   return_docker_config:
     description:
       - Return the docker config (with the credentials) in RV(docker_config). Register the result with
@@ -80,7 +98,8 @@ options:
 notes:
   - O(refresh_before) compares the recorded expiry with this host's clock; the expiry itself comes from the API's
     clock when the credentials were issued.
-  - Credentials are issued for the registry host C(registry.digitalocean.com); one docker config holds one set.
+  - Credentials are for the registry host the API names in its answer (the C(auths) key, C(registry.digitalocean.com)
+    on DigitalOcean); one docker config holds one set per host.
 extends_documentation_fragment:
   - dockyard.docr.common
   - dockyard.docr.attributes
@@ -102,6 +121,12 @@ EXAMPLES = r"""
     read_write: true
     expiry_seconds: 1200
     dest: /home/ci/.docker/config.json
+
+- name: On a workstation whose docker uses a credential helper (Docker Desktop), insist on the helper
+  dockyard.docr.docr_credentials:
+    registry: acme
+    dest: ~/.docker/config.json
+    credentials_store: helper
 
 - name: A pull secret for a cluster that is not DOKS
   dockyard.docr.docr_credentials:
@@ -148,9 +173,14 @@ dest:
   description: The docker config file written or checked; V(null) without O(dest).
   returned: always
   type: str
+credential_helper:
+  description: The docker credential helper the credentials were stored with (see O(credentials_store)); V(null) when inline or without O(dest).
+  returned: always
+  type: str
+  version_added: 0.2.0
 docker_config:
   description:
-    - The docker config holding the credentials, with one C(auths) entry for C(registry.digitalocean.com).
+    - The docker config holding the credentials, with one C(auths) entry, for the registry host.
     - B(Secret.) Register the result with C(no_log=true).
   returned: when O(return_docker_config=true) and not in check mode
   type: dict
@@ -166,6 +196,7 @@ import os
 import time
 
 from ansible_collections.dockyard.docr.plugins.module_utils import _credentials as cred
+from ansible_collections.dockyard.docr.plugins.module_utils import _credhelpers as helpers
 from ansible_collections.dockyard.docr.plugins.module_utils import _registry as reg
 from ansible_collections.dockyard.docr.plugins.module_utils._base import Resource, run_resource
 from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrError, DocrInputError
@@ -179,6 +210,7 @@ class Credentials(Resource):
         expiry_seconds=dict(type="int", default=3600),
         dest=dict(type="path"),
         refresh_before=dict(type="int", default=300),
+        credentials_store=dict(type="str", default="auto", choices=list(helpers.MODES)),
         return_docker_config=dict(type="bool", default=False),
         kubernetes_secret=dict(type="dict", no_log=False, options=dict(
             name=dict(type="str", required=True),
@@ -200,8 +232,35 @@ class Credentials(Resource):
         if p["dest"] is not None and os.path.isdir(p["dest"]):
             raise DocrInputError("dest %s is a directory; give the path of the config.json file." % p["dest"])
 
-    def _still_valid(self, marker):
-        if marker is None or marker.get("registry") != self.name or bool(marker.get("read_write")) != self.params["read_write"]:
+    def _recorded(self, existing):
+        """``(host, marker, auth)`` this collection recorded in dest for this registry, still in place; else Nones.
+
+        The host is the ``auths`` key the API answered, not assumed. Inline credentials must still be the
+        ``auths`` entry; helper-stored ones must still be what the helper answers for the host.
+        """
+        markers = existing.get(cred.MARKER_KEY)
+        if not isinstance(markers, dict):
+            return None, None, None
+        hosts = sorted((host != reg.REGISTRY_HOST, host) for host, marker in markers.items()
+                       if isinstance(marker, dict) and marker.get("registry") == self.name)
+        for _preferred, host in hosts:
+            marker = markers[host]
+            helper = marker.get("credential_helper")
+            if helper:
+                if helpers.configured(existing, host)[0] != helper:
+                    continue
+                auth = helpers.get(self.docr.module, helper, host)
+            else:
+                entry = (existing.get("auths") or {}).get(host)
+                auth = entry.get("auth") if isinstance(entry, dict) else None
+            if auth and marker.get("auth_fingerprint") == cred.fingerprint(auth):
+                return host, marker, auth
+        return None, None, None
+
+    def _still_valid(self, marker, helper):
+        if marker is None or bool(marker.get("read_write")) != self.params["read_write"]:
+            return False
+        if marker.get("credential_helper") != helper:
             return False
         expires = cred.expiry_of(marker)
         if expires is None:
@@ -214,15 +273,18 @@ class Credentials(Resource):
         p = self.params
         dest = p["dest"]
         existing = cred.read_config(dest) if dest else {}
-        marker = cred.recorded(existing) if dest else None
+        host, marker, auth = self._recorded(existing) if dest else (None, None, None)
+        # the helper docker would use for the host (known from dest, else DigitalOcean's): fail before any API call
+        helper = helpers.choose(existing, host or reg.REGISTRY_HOST, p["credentials_store"], dest) if dest else None
         before = dict(marker) if marker else {}
         before.pop("auth_fingerprint", None)
-        result = dict(dest=dest, read_write=p["read_write"], server_url=reg.server_url(self.name), registry_host=reg.REGISTRY_HOST)
+        result = dict(dest=dest, read_write=p["read_write"], credential_helper=helper)
+        self._host(result, host or reg.REGISTRY_HOST)
         if p["expiry_seconds"] == 0:
             self.docr.warn("expiry_seconds=0 issues credentials that never expire: they stay valid until the token that issued "
                            "them is revoked. Prefer a bounded expiry.")
 
-        if dest and self._still_valid(marker):
+        if dest and self._still_valid(marker, helper):
             changed = False
             if cred.file_mode(dest) != cred.FILE_MODE:
                 changed = True
@@ -230,7 +292,7 @@ class Credentials(Resource):
                     os.chmod(dest, cred.FILE_MODE)
             result.update(issued=False, expires_at=marker.get("expires_at"), changed=changed)
             if not self.check_mode:
-                self._secrets(result, existing)
+                self._secrets(result, host, auth)
             self._diff(result, before, before)
             return result
 
@@ -238,6 +300,8 @@ class Credentials(Resource):
             if reg.get_registry(self.api, self.name) is None:
                 raise DocrError("Registry %r (option registry) does not exist." % self.name)
             after = dict(registry=self.name, read_write=p["read_write"], expires_at=None)
+            if helper:
+                after["credential_helper"] = helper
             result.update(issued=True, expires_at=None, changed=True)
             self._diff(result, before, after)
             return result
@@ -246,22 +310,35 @@ class Credentials(Resource):
         if issued is None:
             raise DocrError("Registry %r (option registry) does not exist." % self.name)
         expires_at = self.api.now() + p["expiry_seconds"] if p["expiry_seconds"] else None
-        config = issued
-        if dest:
-            config = cred.merged(existing, issued, self.name, p["read_write"], expires_at)
-            cred.write_atomic(dest, config)
-        result.update(issued=True, expires_at=format_time(expires_at), changed=True)
-        self._secrets(result, config)
+        host, entry = cred.host_entry(issued)
+        auth = entry.get("auth") if isinstance(entry, dict) else None
+        if not auth:
+            raise DocrError("The API returned docker credentials in an unexpected shape (no 'auth' for %s)." % host)
+        self._host(result, host)
         after = dict(registry=self.name, read_write=p["read_write"], expires_at=format_time(expires_at))
+        if dest:
+            # the host the API named may have its own credHelpers entry
+            helper = helpers.choose(existing, host, p["credentials_store"], dest)
+            config = cred.merged(existing, issued, self.name, p["read_write"], expires_at)
+            if helper:
+                helpers.store(self.docr.module, helper, host, auth)
+                config["auths"][host] = {}
+                config[cred.MARKER_KEY][host]["credential_helper"] = helper
+                after["credential_helper"] = helper
+            cred.write_atomic(dest, config)
+        result.update(issued=True, expires_at=format_time(expires_at), changed=True, credential_helper=helper)
+        self._secrets(result, host, auth)
         self._diff(result, before, after)
         return result
 
-    def _secrets(self, result, config):
-        """Add the secret-bearing return values the user asked for (only the DigitalOcean host's entry)."""
-        if not config.get("auths"):
+    def _host(self, result, host):
+        result.update(registry_host=host, server_url="%s/%s" % (host, self.name))
+
+    def _secrets(self, result, host, auth):
+        """Add the secret-bearing return values the user asked for (only this registry host's entry)."""
+        if not auth:
             return
-        host, entry = cred.host_entry(config)
-        only = {"auths": {host: entry}}
+        only = {"auths": {host: {"auth": auth}}}
         if self.params["return_docker_config"]:
             result["docker_config"] = only
         secret = self.params["kubernetes_secret"]

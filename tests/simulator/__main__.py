@@ -32,6 +32,8 @@ def main(argv=None):
     parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one")
     parser.add_argument("--seed", help="JSON or YAML seed file (format in tests/simulator/README.md)")
     parser.add_argument("--record", help="append every /v2 exchange to this JSONL file (contract validation)")
+    parser.add_argument("--data-plane", choices=["simulated", "distribution"], default="simulated",
+                        help="'distribution' runs a real docker-registry behind the simulator (see dataplane.py)")
     args = parser.parse_args(argv)
 
     sim = Simulator(record=args.record)
@@ -47,17 +49,32 @@ def main(argv=None):
         sys.stderr.write("simulator: %s\n" % err)
         return 2
 
+    dataplane = None
+    if args.data_plane == "distribution":
+        from .dataplane import DataPlaneError, DistributionDataPlane  # pylint: disable=import-outside-toplevel
+        dataplane = DistributionDataPlane(realm=server.url + "/registry/token")
+        try:
+            dataplane.start()
+        except DataPlaneError as err:
+            dataplane.close()
+            server.server_close()
+            sys.stderr.write("simulator: %s\n" % err)
+            return 2
+        sim.attach_dataplane(dataplane)
+
     def stop(_signum, _frame):
         threading.Thread(target=server.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    sys.stdout.write(server.url + "\n")
+    sys.stdout.write(server.url + ("" if dataplane is None else " registry=" + dataplane.address) + "\n")
     sys.stdout.flush()
     try:
         server.serve_forever(poll_interval=0.2)
     finally:
         server.server_close()
+        if dataplane is not None:
+            dataplane.close()
     return 0
 
 

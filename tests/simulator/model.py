@@ -181,6 +181,7 @@ class Account:
 
     def __init__(self, clock):
         self.clock = clock
+        self.dataplane = None  # a real registry behind the simulator (dataplane.py), set by --data-plane
         self.reset()
 
     # ------------------------------------------------------------------ lifecycle
@@ -252,6 +253,8 @@ class Account:
             self.subscription = {"tier_slug": tier, "created_at": now, "updated_at": now}
         self.taken_names = set(str(name) for name in seed.get("taken_names") or [])
         for spec in seed.get("registries") or []:
+            if self.dataplane is not None and spec.get("repositories"):
+                raise ValueError("with --data-plane, seed registries without repositories and push real images")
             self._seed_registry(spec, now)
         if self.registries and self.subscription is None:
             self.subscription = {"tier_slug": "professional" if len(self.registries) > 1 else "basic",
@@ -481,6 +484,8 @@ class Account:
 
     def delete_registry(self, name):
         self.registry(name)
+        if self.dataplane is not None:
+            self.dataplane.delete_registry(name)
         del self.registries[name]
         self.gcs = [gc for gc in self.gcs if gc["registry_name"] != name]
         self.fail_next_gc.discard(name)
@@ -599,6 +604,8 @@ class Account:
         registry = self.registry(name)
         self._repo(registry, repo_name)
         self._writable(registry)
+        if self.dataplane is not None:
+            self.dataplane.delete_repository(name, repo_name)
         del registry["repositories"][repo_name]
         self._touch_usage(registry)
         return 204, None
@@ -609,6 +616,8 @@ class Account:
         if tag not in repo["tags"]:
             raise not_found("tag not found")
         self._writable(registry)
+        if self.dataplane is not None:
+            self.dataplane.delete_tag(name, repo_name, tag)
         del repo["tags"][tag]
         return 204, None
 
@@ -618,6 +627,8 @@ class Account:
         if digest not in repo["manifests"]:
             raise not_found("manifest not found")
         self._writable(registry)
+        if self.dataplane is not None:
+            self.dataplane.delete_manifest(name, repo_name, digest)
         del repo["manifests"][digest]
         for tag in [tag for tag, info in repo["tags"].items() if info["digest"] == digest]:
             del repo["tags"][tag]
@@ -643,7 +654,8 @@ class Account:
             "issued_at": now, "expires_at": now + expiry if expiry else None,
         }
         auth = base64.b64encode(("%s:%s" % (user, password)).encode("utf-8")).decode("ascii")
-        return 200, {"auths": {"registry.digitalocean.com": {"auth": auth}}}
+        host = self.dataplane.address if self.dataplane is not None else "registry.digitalocean.com"
+        return 200, {"auths": {host: {"auth": auth}}}
 
     def _check_push_auth(self, auth):
         try:
@@ -660,6 +672,8 @@ class Account:
 
     def push(self, body):
         """A simulated ``docker push`` of one image (see README.md)."""
+        if self.dataplane is not None:
+            raise ApiError(409, "a real registry is behind the simulator (--data-plane): push with a real client")
         self.tick()
         name = body.get("registry")
         registry = self.registries.get(name)
@@ -710,9 +724,15 @@ class Account:
     def tick(self):
         """Move every non-terminal GC along the simulated clock."""
         now = self.clock.now()
+        if self.dataplane is not None:
+            self.dataplane.sync(self)
         for gc in self.gcs:
             while gc["status"] not in GC_TERMINAL and not gc["forced"]:
                 duration = self.phase_seconds.get(gc["status"], 0.0)
+                if self.dataplane is not None and gc["status"] == GC_PHASES[1]:
+                    # the read-only window is real: wait out the last write token issued for this registry
+                    expiry = self.dataplane.tokens.write_tokens_expire_at(gc["registry_name"])
+                    duration = max(duration, expiry - gc["phase_started"])
                 if now < gc["phase_started"] + duration:
                     break
                 at = gc["phase_started"] + duration
@@ -732,6 +752,11 @@ class Account:
             gc["status"] = "failed"
             return
         registry = self.registries[name]
+        if self.dataplane is not None:
+            gc["blobs_deleted"], gc["freed_bytes"] = self.dataplane.garbage_collect(self, name, gc["type"])
+            registry["usage_updated_at"] = gc["updated_at"]
+            gc["status"] = "succeeded"
+            return
         if gc["type"] in (GC_UNTAGGED, GC_BOTH):
             for repo_name in list(registry["repositories"]):
                 repo = registry["repositories"][repo_name]

@@ -130,6 +130,12 @@ class Simulator:
         self.record_path = record
         self.record_lock = threading.Lock()
         self.routes = self._routes()
+        self.dataplane = None
+
+    def attach_dataplane(self, dataplane):
+        """Put a real registry (dataplane.py) behind the account; the simulator becomes its token server."""
+        with self.lock:
+            self.dataplane = self.account.dataplane = dataplane
 
     def reset(self):
         with self.lock:
@@ -138,6 +144,8 @@ class Simulator:
             self.limiter.reset()
             self.faults = Faults()
             self.log = []
+            if self.dataplane is not None:
+                self.dataplane.wipe()
 
     def seed(self, data):
         with self.lock:
@@ -336,6 +344,11 @@ class Handler(BaseHTTPRequestHandler):
             self._admin(sim, split, raw)
         elif split.path == "/v2" or split.path.startswith("/v2/"):
             self._api(sim, split, raw)
+        elif split.path == "/registry/token" and sim.dataplane is not None and self.command == "GET":
+            with sim.lock:
+                status, body = sim.dataplane.tokens.answer(sim.account, self.headers.get("Authorization"),
+                                                           parse_qsl(split.query, keep_blank_values=True))
+            self._send(status, body, {"WWW-Authenticate": 'Basic realm="docr-simulator"'} if status == 401 else None)
         else:
             self._send(404, {"id": "not_found", "message": "not simulated: %s" % split.path})
 
@@ -487,6 +500,7 @@ class Handler(BaseHTTPRequestHandler):
             sim.faults = Faults()
             return 200, {"ok": True}
         if key == ("POST", "/_sim/clock"):
+            sim.account.tick()  # observe what happened before the jump (data-plane pushes) at the old time
             if "advance" in data:
                 sim.clock.advance(float(data["advance"]))
             if "speed" in data:
@@ -499,6 +513,11 @@ class Handler(BaseHTTPRequestHandler):
             return sim.account.push(data)
         if key == ("POST", "/_sim/gc"):
             return sim.account.gc_control(data)
+        if key == ("GET", "/_sim/dataplane"):
+            if sim.dataplane is None:
+                raise ApiError(404, "no data plane: start the simulator with --data-plane distribution")
+            return 200, {"address": sim.dataplane.address, "storage": sim.dataplane.root,
+                         "tokens": list(sim.dataplane.tokens.issued)}
         if key == ("POST", "/_sim/config"):
             sim.account.configure(data)
             return 200, sim.account.dump()

@@ -8,6 +8,7 @@ import time
 
 from ansible_collections.dockyard.docr.plugins.module_utils import _credentials as cred
 from ansible_collections.dockyard.docr.plugins.modules import docr_credentials
+from pull_secret_schema import assert_valid_pull_secret, problems
 
 HOST = "registry.digitalocean.com"
 
@@ -57,6 +58,12 @@ def test_issue_walk_and_secret_safety(sim, api, run_module):
     assert secret["type"] == "kubernetes.io/dockerconfigjson" and secret["metadata"] == dict(
         name="docr-pull", namespace="apps", labels={"app.kubernetes.io/managed-by": "dockyard.docr"})
     assert json.loads(base64.b64decode(secret["data"][".dockerconfigjson"])) == {"auths": {HOST: {"auth": auth}}}
+    assert_valid_pull_secret(secret)
+    # the check is not a rubber stamp: it refuses what the API server would
+    assert problems(dict(secret, metadata=dict(secret["metadata"], name="Docr_Pull")))
+    assert problems(dict(secret, data={".dockerconfigjson": 5}))
+    assert problems(dict(secret, data={".dockerconfigjson": base64.b64encode(b'{"auths": {}}').decode()}))
+    assert problems(dict(secret, extra=True))
 
 
 def test_credentials_expire(sim, api, run_module):
@@ -87,7 +94,7 @@ def test_dest_merge_mode_and_idempotence(sim, api, run_module, tmp_path):
     seed(sim)
     dest = tmp_path / "docker" / "config.json"
     dest.parent.mkdir()
-    dest.write_text(json.dumps({"auths": {"ghcr.io": {"auth": "Z2g6eA=="}}, "credsStore": "desktop", "proxies": {"default": {}}}))
+    dest.write_text(json.dumps({"auths": {"ghcr.io": {"auth": "Z2g6eA=="}}, "detachKeys": "ctrl-e,e", "proxies": {"default": {}}}))
     os.chmod(str(dest), 0o644)
 
     # check mode: would issue, writes nothing
@@ -100,7 +107,7 @@ def test_dest_merge_mode_and_idempotence(sim, api, run_module, tmp_path):
     assert res["changed"] is True and res["issued"] is True
     config = json.loads(dest.read_text())
     assert config["auths"]["ghcr.io"] == {"auth": "Z2g6eA=="}
-    assert config["credsStore"] == "desktop" and config["proxies"] == {"default": {}}
+    assert config["detachKeys"] == "ctrl-e,e" and config["proxies"] == {"default": {}}
     assert config["auths"][HOST]["auth"]
     marker = config[cred.MARKER_KEY][HOST]
     assert marker["registry"] == "acme" and marker["read_write"] is False and marker["expires_at"] == res["expires_at"]

@@ -1,0 +1,65 @@
+"""End-to-end support: the simulator with a real registry behind it (``--data-plane distribution``), skopeo, modules.
+
+Run by ``make e2e`` (hack/e2e.sh); ``make unit`` leaves this folder out. Needs ``docker-registry`` and ``skopeo``.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+
+import pytest
+
+from support import E2E, NEEDED, REPO_ROOT
+
+
+def _root_conftest(config):
+    """tests/conftest.py as pytest loaded it: its Simulator class and the records its session-end check validates."""
+    for plugin in config.pluginmanager.get_plugins():
+        if str(getattr(plugin, "__file__", "")) == str(REPO_ROOT / "tests" / "conftest.py"):
+            return plugin
+    raise RuntimeError("tests/conftest.py is not loaded")
+
+
+@pytest.fixture(scope="session")
+def e2e_simulator(request):
+    missing = [name for name in NEEDED if shutil.which(name) is None]
+    if missing:
+        pytest.fail("the end-to-end suite needs %s (Debian: apt-get install -y docker-registry skopeo; "
+                    "`make e2e` installs them when run as root)" % " and ".join(missing))
+    root = _root_conftest(request.config)
+    handle, record = tempfile.mkstemp(prefix="docr-sim-e2e-", suffix=".jsonl")
+    os.close(handle)
+    # validated against the spec at session end, with the other records
+    root._RECORDS.append(record)  # pylint: disable=protected-access
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.simulator", "--host", "127.0.0.1", "--port", "0", "--record", record,
+         "--data-plane", "distribution"],
+        cwd=str(REPO_ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    box = {}
+    reader = threading.Thread(target=lambda: box.setdefault("line", process.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(30)
+    line = (box.get("line") or b"").decode("utf-8").split()
+    if not line or not line[0].startswith("http://"):
+        process.kill()
+        raise RuntimeError("the simulator did not start: %r %s" % (line, process.stderr.read().decode("utf-8", "replace")))
+    sim = root.Simulator(line[0], process, record)
+    try:
+        yield sim
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+@pytest.fixture
+def e2e(e2e_simulator, tmp_path):  # pylint: disable=redefined-outer-name
+    """The data-plane simulator, reset (empty account, empty registry storage, clock at real time)."""
+    e2e_simulator.reset()
+    return E2E(e2e_simulator, tmp_path)
