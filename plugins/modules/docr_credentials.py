@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 module: docr_credentials
 short_description: Issue short-lived docker credentials for a DigitalOcean container registry
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Issues docker credentials for a DigitalOcean Container Registry, read-only by default and expiring after
     O(expiry_seconds).

@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 module: docr_gc
 short_description: Run, wait on, time-box or cancel garbage collection of a DigitalOcean container registry
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Starts a garbage collection (GC) of one DigitalOcean Container Registry and, by default, waits for it
     to finish, reporting how many blobs it deleted and how many bytes it freed.

@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 module: docr_registry
 short_description: Create or delete a DigitalOcean container registry, and set the account's subscription tier
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Ensures one DigitalOcean Container Registry (DOCR) exists (or does not), by name, through the
     multi-registry API (C(/v2/registries)).

@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 module: docr_retention
 short_description: Delete old tags or manifests of a DigitalOcean container registry by policy
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Applies a retention policy to the repositories of one DigitalOcean Container Registry, which has none of
     its own. Deletes the tags (or manifests) the policy does not keep, and reports what it deleted and how
