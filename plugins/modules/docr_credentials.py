@@ -148,6 +148,41 @@ dest:
   description: The docker config file written or checked; V(null) without O(dest).
   returned: always
   type: str
+uid:
+  description: Owner id of O(dest) after the run (ansible-core adds the file attributes to any result with a C(dest)).
+  returned: when O(dest) is set and the file exists
+  type: int
+  sample: 1000
+gid:
+  description: Group id of O(dest) after the run.
+  returned: when O(dest) is set and the file exists
+  type: int
+  sample: 1000
+owner:
+  description: Owner name of O(dest) after the run.
+  returned: when O(dest) is set and the file exists
+  type: str
+  sample: deploy
+group:
+  description: Group name of O(dest) after the run.
+  returned: when O(dest) is set and the file exists
+  type: str
+  sample: deploy
+mode:
+  description: Permissions of O(dest) after the run, in octal (V(0600) once this module wrote or checked it).
+  returned: when O(dest) is set and the file exists
+  type: str
+  sample: "0600"
+size:
+  description: Size of O(dest) in bytes.
+  returned: when O(dest) is set and the file exists
+  type: int
+  sample: 512
+state:
+  description: V(file) (ansible-core's file state of O(dest)).
+  returned: when O(dest) is set and the file exists
+  type: str
+  sample: file
 docker_config:
   description:
     - The docker config holding the credentials, with one C(auths) entry for C(registry.digitalocean.com).

@@ -207,6 +207,13 @@ history:
   returned: when O(history) is above 0
   type: list
   elements: dict
+cancelled_by_deadline:
+  description:
+    - V(true) when the run failed because the GC ran past O(deadline) and this task cancelled it. Only in that
+      failure result, which also holds RV(garbage_collection) (the cancelled GC) and C(changed=true).
+  returned: when O(deadline) cancelled the GC (the run fails)
+  type: bool
+  sample: true
 """
 
 from ansible_collections.dockyard.docr.plugins.module_utils import _gc
