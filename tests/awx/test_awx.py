@@ -94,6 +94,36 @@ def test_execution_environment_build_context(tmp_path):
     python = (context / "_build" / "requirements.txt").read_text()
     assert re.search(r"^pydo", python, re.M) and re.search(r"^requests", python, re.M)
     assert "ansible-core" in containerfile and "ansible-runner" in containerfile
+    # the base image's digest is given at build time (EE_BASE_IMAGE), which the Containerfile takes
+    assert re.search(r"^ARG EE_BASE_IMAGE=", containerfile, re.M)
+
+
+def test_execution_environment_pins_exact_versions():
+    """Every package of the image at one exact version, within the ranges of requirements.txt."""
+    from packaging.requirements import Requirement
+
+    with open(os.path.join(REPO, "execution-environment.yml")) as handle:
+        dependencies = yaml.safe_load(handle)["dependencies"]
+    pins = [dependencies["ansible_core"]["package_pip"], dependencies["ansible_runner"]["package_pip"]]
+    pins += dependencies["python"]
+    exact = {}
+    for pin in pins:
+        requirement = Requirement(pin)
+        [spec] = list(requirement.specifier)
+        assert spec.operator == "==" and re.match(r"^\d+\.\d+\.\d+$", spec.version), pin
+        exact[requirement.name] = spec.version
+    with open(os.path.join(REPO, "requirements.txt")) as handle:
+        ranges = [Requirement(line) for line in handle.read().splitlines() if line.strip() and not line.startswith("#")]
+    assert ranges
+    for requirement in ranges:
+        assert requirement.name in exact, "execution-environment.yml does not pin %s" % requirement.name
+        assert requirement.specifier.contains(exact[requirement.name]), (str(requirement), exact[requirement.name])
+        assert any(s.operator == "<" for s in requirement.specifier), "%s has no upper bound" % requirement
+    # the ansible-core the image gets is inside the range the collection declares
+    with open(os.path.join(REPO, "meta", "runtime.yml")) as handle:
+        requires = yaml.safe_load(handle)["requires_ansible"]
+    assert all(Requirement("ansible-core" + part.strip()).specifier.contains(exact["ansible-core"])
+               for part in requires.split(",")), requires
 
 
 # ---- the credential type -------------------------------------------------------------------
