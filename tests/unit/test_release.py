@@ -49,14 +49,15 @@ def test_docs_name_galaxy_version():
     """Every place that names the collection's version names galaxy.yml's."""
     version = galaxy()["version"]
     patterns = {
-        "README.md": [r"early release \((\d+\.\d+\.\d+)\)"],
+        "README.md": [r"early release \((\d+\.\d+\.\d+)\)", r"dockyard-docr-(\d+\.\d+\.\d+)\.tar\.gz",
+                      r"docr\.git,(\d+\.\d+\.\d+)", r"^ +version: (\d+\.\d+\.\d+)$"],
         os.path.join("docs", "awx.md"): [r"dockyard-docr-ee:(\d+\.\d+\.\d+)"],
         "execution-environment.yml": [r"dockyard-docr-ee:(\d+\.\d+\.\d+)", r"dockyard-docr-(\d+\.\d+\.\d+)\.tar\.gz"],
     }
     for path, regexes in patterns.items():
         text = read(path)
         for regex in regexes:
-            found = re.findall(regex, text)
+            found = re.findall(regex, text, re.M)
             assert found, "%s no longer says %r: update this test" % (path, regex)
             assert set(found) == {version}, "%s names version %s, galaxy.yml %s" % (path, sorted(set(found)), version)
 
