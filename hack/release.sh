@@ -46,7 +46,9 @@ ANSIBLE_COLLECTIONS_PATH="${collections}" antsibull-changelog release --version 
 log "checking the result"
 antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
 python -m pytest -q -p no:cacheprovider tests/unit/test_release.py -k "not tarball"
-[[ -s CHANGELOG.rst ]] && grep -q "^v${version}\$" CHANGELOG.rst || die "CHANGELOG.rst has no section v${version}"
+if [[ ! -s CHANGELOG.rst ]] || ! grep -q "^v${version}\$" CHANGELOG.rst; then
+    die "CHANGELOG.rst has no section v${version}"
+fi
 
 cat <<EOF
 
