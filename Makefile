@@ -9,7 +9,7 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.requirements.stamp
 STAGE := hack/stage.sh
 
-.PHONY: help venv demo test unit integration sanity lint molecule bench clean
+.PHONY: help venv demo test unit integration sanity lint molecule bench clean release
 
 help:
 	@echo "make venv         create or update .venv (Python 3.11) with requirements-dev.txt"
@@ -22,6 +22,7 @@ help:
 	@echo "make molecule     molecule test for every extensions/molecule/* scenario"
 	@echo "make bench        run tests/bench/*.py and print their figures"
 	@echo "make clean        remove build/, collections/ and tests/output/"
+	@echo "make release VERSION=X.Y.Z  fold the changelog fragments into release X.Y.Z (hack/release.sh)"
 
 venv: $(VENV_STAMP)
 
@@ -56,3 +57,8 @@ bench: venv
 
 clean:
 	rm -rf build collections tests/output
+
+# Not part of `make test`: changes changelogs/ and writes CHANGELOG.rst (commits nothing).
+release: venv
+	@[[ -n "$(VERSION)" ]] || { echo "usage: make release VERSION=X.Y.Z" >&2; exit 2; }
+	@hack/release.sh "$(VERSION)"
