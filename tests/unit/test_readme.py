@@ -8,6 +8,8 @@ The blocks under a ``<!-- README test: NAME -->`` marker are read from README.md
 - Install: a new venv with ansible-core, pydo and requests from the package index, the collection built
   into a tarball and installed from it, the first playbook run against the simulator.
 - Simulator: the development venv, the simulator in the background, the demo playbook, the simulator stopped.
+- Git URL: the README's ``ansible-galaxy collection install git+https://...`` with the URL swapped for this
+  repository (``git+file://``, at HEAD), since the tests run offline.
 """
 
 import os
@@ -135,3 +137,25 @@ def test_simulator_section_verbatim(tmp_path):
     assert rc == 0, out[-6000:]
     assert "PLAY RECAP" in out and re.search(r"localhost\s*: ok=\d+\s+changed=[1-9]\d*\s+unreachable=0\s+failed=0", out), out[-4000:]
     assert (checkout / "build" / "simulator.url").read_text().startswith("http://127.0.0.1:")
+
+
+def test_git_url_install_of_this_repository(tmp_path):
+    """The README's git form, pointed at this repository (the tests run offline) at its current commit."""
+    text = readme_blocks()["tarball"][1]
+    with open(os.path.join(REPO, "README.md")) as handle:
+        readme = handle.read()
+    [command] = re.findall(r"^ *\$ (ansible-galaxy collection install git\+https://\S+)$", readme, re.M)
+    assert "docr.git,%s" % galaxy_version() in command and "tar.gz" in text
+    if subprocess.run(["git", "-C", REPO, "rev-parse", "HEAD"], capture_output=True).returncode != 0:
+        return   # not a git checkout: nothing to install from
+    head = subprocess.run(["git", "-C", REPO, "rev-parse", "HEAD"], check=True, capture_output=True,
+                          text=True).stdout.strip()
+    local = re.sub(r"git\+https://\S+?\.git,\S+", "git+file://%s,%s" % (REPO, head), command)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = clean_env(home, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    rc, out = run_script([local], tmp_path, env, timeout=300)
+    assert rc == 0, out[-4000:]
+    installed = home / ".ansible" / "collections" / "ansible_collections" / "dockyard" / "docr"
+    assert (installed / "COPYING").is_file() and (installed / "plugins" / "modules" / "docr_registry.py").is_file()
+    assert not (installed / "Makefile").exists() and not (installed / "hack").exists()
