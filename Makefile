@@ -9,7 +9,7 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.requirements.stamp
 STAGE := hack/stage.sh
 
-.PHONY: help venv demo test unit integration sanity lint molecule e2e bench clean
+.PHONY: help venv demo test unit integration sanity lint molecule e2e bench clean release
 
 help:
 	@echo "make venv         create or update .venv (Python 3.11) with requirements-dev.txt"
@@ -23,6 +23,7 @@ help:
 	@echo "make e2e          end to end with a real registry and skopeo (installs them with apt-get as root)"
 	@echo "make bench        run tests/bench/*.py and print their figures"
 	@echo "make clean        remove build/, collections/ and tests/output/"
+	@echo "make release VERSION=X.Y.Z  fold the changelog fragments into release X.Y.Z (hack/release.sh)"
 
 venv: $(VENV_STAMP)
 
@@ -60,3 +61,8 @@ bench: venv
 
 clean:
 	rm -rf build collections tests/output
+
+# Not part of `make test`: changes changelogs/ and writes CHANGELOG.rst (commits nothing).
+release: venv
+	@[[ -n "$(VERSION)" ]] || { echo "usage: make release VERSION=X.Y.Z" >&2; exit 2; }
+	@hack/release.sh "$(VERSION)"

@@ -20,6 +20,9 @@ sync_copy
 
 echo "antsibull-changelog lint"
 (cd "${REPO_ROOT}" && antsibull-changelog lint)
+# the released history too (hack/release.sh writes it); tests/unit/test_release.py checks it against galaxy.yml
+echo "antsibull-changelog lint-changelog-yaml"
+(cd "${REPO_ROOT}" && antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml)
 
 # The sanity shellcheck test covers hack/*.sh; .ci/run has no .sh suffix.
 if command -v shellcheck >/dev/null 2>&1; then

@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 module: docr_credentials
 short_description: Issue short-lived docker credentials for a DigitalOcean container registry
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Issues docker credentials for a DigitalOcean Container Registry, read-only by default and expiring after
     O(expiry_seconds).
@@ -178,6 +178,41 @@ credential_helper:
   returned: always
   type: str
   version_added: 0.2.0
+uid:
+  description: Owner id of O(dest) after the run (ansible-core adds the file attributes to any result with a C(dest)).
+  returned: when O(dest) is set and the file exists
+  type: int
+  sample: 1000
+gid:
+  description: Group id of O(dest) after the run.
+  returned: when O(dest) is set and the file exists
+  type: int
+  sample: 1000
+owner:
+  description: Owner name of O(dest) after the run.
+  returned: when O(dest) is set and the file exists
+  type: str
+  sample: deploy
+group:
+  description: Group name of O(dest) after the run.
+  returned: when O(dest) is set and the file exists
+  type: str
+  sample: deploy
+mode:
+  description: Permissions of O(dest) after the run, in octal (V(0600) once this module wrote or checked it).
+  returned: when O(dest) is set and the file exists
+  type: str
+  sample: "0600"
+size:
+  description: Size of O(dest) in bytes.
+  returned: when O(dest) is set and the file exists
+  type: int
+  sample: 512
+state:
+  description: V(file) (ansible-core's file state of O(dest)).
+  returned: when O(dest) is set and the file exists
+  type: str
+  sample: file
 docker_config:
   description:
     - The docker config holding the credentials, with one C(auths) entry, for the registry host.

@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 module: docr_doks_integration
 short_description: Integrate DigitalOcean container registries with DOKS clusters, per registry
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Ensures DigitalOcean Kubernetes (DOKS) clusters can pull from DigitalOcean container registries (the
     "1-click" DOCR integration), or no longer can. The integration is read back from every cluster, so a

@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 module: docr_doks_integration_info
 short_description: Read which container registries each DOKS cluster pulls from
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Returns the account's DigitalOcean Kubernetes (DOKS) clusters with their container registry integration
     (C(registry_enabled), C(registries)), and the account's registries with their regions, so that a play can

@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 module: docr_gc
 short_description: Run, wait on, time-box or cancel garbage collection of a DigitalOcean container registry
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Starts a garbage collection (GC) of one DigitalOcean Container Registry and, by default, waits for it
     to finish, reporting how many blobs it deleted and how many bytes it freed.
@@ -209,6 +209,13 @@ history:
   returned: when O(history) is above 0
   type: list
   elements: dict
+cancelled_by_deadline:
+  description:
+    - V(true) when the run failed because the GC ran past O(deadline) and this task cancelled it. Only in that
+      failure result, which also holds RV(garbage_collection) (the cancelled GC) and C(changed=true).
+  returned: when O(deadline) cancelled the GC (the run fails)
+  type: bool
+  sample: true
 """
 
 from ansible_collections.dockyard.docr.plugins.module_utils import _gc

@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 module: docr_gc_info
 short_description: Read the active garbage collection and the garbage-collection history of a DigitalOcean container registry
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Returns the registry's active garbage collection (GC), if any, and its past GCs, newest first.
   - Changes nothing. Costs two API calls (one more per further 200 GCs when O(limit=0)).

@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 module: docr_registry
 short_description: Create or delete a DigitalOcean container registry, and set the account's subscription tier
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Ensures one DigitalOcean Container Registry (DOCR) exists (or does not), by name, through the
     multi-registry API (C(/v2/registries)).
@@ -128,6 +128,9 @@ subscription:
   description:
     - The account's subscription after the run. Returned when O(subscription_tier) is set or a registry was created;
       V(null) otherwise (it is not read, to keep unchanged runs to one API call).
+    - In check mode, the predicted subscription, with the terms of the tier it would be on (as the API's options
+      list them); RV(subscription.created_at) and RV(subscription.updated_at) stay as they are (V(null) for an
+      account without a subscription yet).
   returned: always
   type: dict
   contains:
@@ -157,11 +160,18 @@ subscription:
     updated_at:
       description: When the subscription last changed.
       type: str
+repositories:
+  description:
+    - How many repositories the registry holds, in the failure result of O(state=absent) without O(force)
+      when it holds any (nothing was deleted).
+  returned: when O(state=absent) is refused because the registry is not empty (the run fails)
+  type: int
+  sample: 3
 """
 
 from ansible_collections.dockyard.docr.plugins.module_utils import _registry as reg
 from ansible_collections.dockyard.docr.plugins.module_utils._base import StatefulResource, run_resource
-from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrInputError
+from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrError, DocrInputError
 
 
 class Registry(StatefulResource):
@@ -248,10 +258,17 @@ class Registry(StatefulResource):
         if self.tier is None or self.tier == current:
             return current
         if self.check_mode:
-            self.subscription = dict(self.subscription or {}, tier=dict(slug=self.tier))
+            self.subscription = self._predicted_subscription(self.subscription)
         else:
             self.subscription = reg.update_subscription(self.api, self.tier)
         return self.tier
+
+    def _predicted_subscription(self, current):
+        """Check mode: the subscription on the wanted tier, with that tier's terms as the options endpoint lists them."""
+        for tier in self._options().get("subscription_tiers") or []:
+            if tier.get("slug") == self.tier:
+                return dict(current or {}, tier=tier)
+        raise DocrError("The API's options list no subscription tier %r (option subscription_tier)." % self.tier)
 
     def create(self):
         region = self.params["region"]
@@ -291,7 +308,7 @@ class Registry(StatefulResource):
             # The first registry signs the account up for its tier in the same call.
             tier = self.tier
             if self.check_mode:
-                self.subscription = dict(tier=dict(slug=self.tier))
+                self.subscription = self._predicted_subscription(None)
         else:
             tier = self._set_tier(current)
         if self.check_mode:

@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 module: docr_registry_info
 short_description: Read DigitalOcean container registries, the subscription and the available options
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Returns the account's container registries (all, or one by name), its registry subscription, and the
     regions and subscription tiers DigitalOcean offers (with whether the account is eligible for each).

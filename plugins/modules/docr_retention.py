@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 module: docr_retention
 short_description: Delete old tags or manifests of a DigitalOcean container registry by policy
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Applies a retention policy to the repositories of one DigitalOcean Container Registry, which has none of
     its own. Deletes the tags (or manifests) the policy does not keep, and reports what it deleted and how
@@ -201,6 +201,18 @@ pacing:
   returned: always
   type: dict
   sample: {requests: 12, waits: 0, waited_seconds: 0}
+plan:
+  description:
+    - When the plan deletes more than O(max_deletions), the run fails before deleting anything and returns the plan,
+      each item shaped like an element of RV(deleted) (which is then empty).
+  returned: when the plan is larger than O(max_deletions) (the run fails)
+  type: list
+  elements: dict
+remaining:
+  description: When a deletion fails part-way, how many planned deletions were not done (RV(deleted) holds the done ones).
+  returned: when a deletion fails (the run fails)
+  type: int
+  sample: 12
 """
 
 from ansible_collections.dockyard.docr.plugins.module_utils import _registry as reg
@@ -289,7 +301,8 @@ class Retention(Resource):
                 "The retention plan for registry %s deletes %d %s, more than max_deletions (%d). Nothing was deleted. "
                 "Check the plan (in 'plan'), then raise max_deletions or tighten the policy."
                 % (self.name, len(plan), p["target"], p["max_deletions"]),
-                plan=plan, kept=kept, freed_bytes_estimate=freed, deleted=[],
+                plan=plan, kept=kept, freed_bytes_estimate=freed, deleted=[], repositories_skipped=skipped,
+                pacing=dict(requests=self.api.calls, waits=pacer.waits, waited_seconds=round(pacer.waited, 3)),
             )
         done = []
         if not self.check_mode:
