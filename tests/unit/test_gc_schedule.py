@@ -170,7 +170,8 @@ def test_systemd_deploy_then_run_the_wrapper_against_the_simulator(tmp_path, sim
                 gc_schedule_registries=["acme", {"name": "acme-eu", "quiet_period": 0, "retention": {"keep_last": 2}}],
                 gc_schedule_textfile_dir=str(textfiles),
                 gc_schedule_timezone="Europe/Paris", gc_schedule_hour=23, gc_schedule_minute=58,
-                gc_schedule_stagger_minutes=5)
+                gc_schedule_stagger_minutes=5, gc_schedule_lock_dir=str(tmp_path / "locks"))
+    lock_dir = tmp_path / "locks"
     first = playbook(tmp_path, args)
     assert recap_changed(first.stdout) > 0
     assert TOKEN not in first.stdout
@@ -186,11 +187,11 @@ def test_systemd_deploy_then_run_the_wrapper_against_the_simulator(tmp_path, sim
         "docr_retention_registries": [{"keep_last": 2, "name": "acme-eu"}]}
     assert not (base / "etc" / "acme.retention.json").exists()
     # staggered across midnight: acme Sunday 23:58, acme-eu Monday 00:03, in the given zone
-    timer = (tmp_path / "systemd" / "docr-gc-acme.timer").read_text()
+    timer = (tmp_path / "systemd" / "docr-gc.acme.timer").read_text()
     assert "OnCalendar=Sun *-*-* 23:58:00 Europe/Paris" in timer and "Persistent=true" in timer
     assert "RandomizedDelaySec=300" in timer
-    assert "OnCalendar=Mon *-*-* 00:03:00 Europe/Paris" in (tmp_path / "systemd" / "docr-gc-acme-eu.timer").read_text()
-    service = (tmp_path / "systemd" / "docr-gc-acme-eu.service").read_text()
+    assert "OnCalendar=Mon *-*-* 00:03:00 Europe/Paris" in (tmp_path / "systemd" / "docr-gc.acme-eu.timer").read_text()
+    service = (tmp_path / "systemd" / "docr-gc.acme-eu.service").read_text()
     assert "ExecStart=%s/bin/docr-gc-run acme-eu" % base in service and "Type=oneshot" in service
     for path in list((tmp_path / "systemd").iterdir()) + [base / "bin" / "docr-gc-run"]:
         assert TOKEN not in path.read_text()
@@ -212,14 +213,17 @@ def test_systemd_deploy_then_run_the_wrapper_against_the_simulator(tmp_path, sim
     log = [json.loads(l) for l in (base / "log" / "docr-gc.jsonl").read_text().splitlines()]
     assert log[-1]["registry"] == "acme-eu" and log[-1]["status"] == "succeeded" and log[-1]["failed"] is False
     assert log[-1]["retention_deleted"] == 2 and log[-1]["freed_bytes"] > 0
-    prom = (textfiles / "docr_gc_acme-eu.prom").read_text()
-    assert 'docr_gc_last_run_success{registry="acme-eu"} 1' in prom
-    for path in [base / "log" / "docr-gc.jsonl", base / "run" / "acme-eu.last-run.log", textfiles / "docr_gc_acme-eu.prom"]:
+    prom = (textfiles / "docr_gc_docr-gc_acme-eu.prom").read_text()
+    assert 'docr_gc_last_run_exit_status{deployment="docr-gc",registry="acme-eu"} 0' in prom
+    assert 'docr_gc_freed_bytes_total{deployment="docr-gc",registry="acme-eu"} %d' % log[-1]["freed_bytes"] in prom
+    success = [l for l in prom.splitlines() if l.startswith("docr_gc_last_success_timestamp_seconds{")]
+    assert len(success) == 1
+    for path in [base / "log" / "docr-gc.jsonl", base / "run" / "acme-eu.last-run.log", textfiles / "docr_gc_docr-gc_acme-eu.prom"]:
         assert TOKEN not in path.read_text()
 
     # a second run while the lock is held is skipped, logged, and starts nothing
     sim.clear_requests()
-    held = subprocess.run(["flock", "-n", str(base / "run" / "acme-eu.lock"), wrapper, "acme-eu"], env=env,
+    held = subprocess.run(["flock", "-n", str(lock_dir / "dockyard-docr-gc.acme-eu.lock"), wrapper, "acme-eu"], env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=60, check=False)
     assert held.returncode == 0, held.stdout
     assert sim.requests() == []
@@ -236,9 +240,12 @@ def test_systemd_deploy_then_run_the_wrapper_against_the_simulator(tmp_path, sim
     assert not [r for r in sim.requests() if "garbage-collection" in r["path"]]
     last = json.loads((base / "log" / "docr-gc.jsonl").read_text().splitlines()[-1])
     assert last["failed"] is True and last["exit_code"] != 0 and "not found" in last["msg"]
-    assert 'docr_gc_last_run_success{registry="acme-eu"} 0' in (textfiles / "docr_gc_acme-eu.prom").read_text()
+    prom = (textfiles / "docr_gc_docr-gc_acme-eu.prom").read_text()
+    assert 'docr_gc_last_run_exit_status{deployment="docr-gc",registry="acme-eu"} 2' in prom, prom
+    assert success[0] in prom.splitlines()  # the last success survives a failed run
+    assert 'docr_gc_runs_total{deployment="docr-gc",registry="acme-eu",result="failure"} 1' in prom
 
     absent = playbook(tmp_path, dict(args, gc_schedule_state="absent"))
     assert recap_changed(absent.stdout) > 0
     assert not base.exists() and list((tmp_path / "systemd").iterdir()) == []
-    assert not (textfiles / "docr_gc_acme-eu.prom").exists()
+    assert not (textfiles / "docr_gc_docr-gc_acme-eu.prom").exists()
