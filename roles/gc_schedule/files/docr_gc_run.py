@@ -36,23 +36,21 @@ class ConfigError(Exception):
 
 
 def read_env_file(path):
-    """KEY=VALUE lines (values shell-quoted) as a dict; surrounding whitespace of each value removed."""
+    """KEY=VALUE words (values shell-quoted, possibly over several lines) as a dict; each value stripped."""
     values = {}
     try:
         with open(path) as handle:
             text = handle.read()
     except OSError as exc:
         raise ConfigError("cannot read %s (%s)" % (path, exc.strerror))
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, raw = line.split("=", 1)
-        try:
-            parts = shlex.split(raw)
-        except ValueError:
-            raise ConfigError("%s: the value of %s is not well quoted" % (path, key.strip()))
-        values[key.strip()] = " ".join(parts).strip()
+    try:
+        words = shlex.split(text, comments=True)
+    except ValueError:
+        raise ConfigError("%s is not well quoted" % path)
+    for word in words:
+        if "=" in word:
+            key, value = word.split("=", 1)
+            values[key.strip()] = value.strip()
     return values
 
 
