@@ -61,7 +61,8 @@ ONE_BAD = """
       ansible.builtin.include_role:
         name: dockyard.docr.gc_schedule
       vars:
-        gc_schedule_base_dir: "{{ base }}/docr-gc"
+        gc_schedule_base_dir: "{{ case.base_dir | default(base ~ '/docr-gc') }}"
+        gc_schedule_state: "{{ case.state | default('present') }}"
         gc_schedule_install: false
         gc_schedule_python: "{{ ansible_playbook_python }}"
         gc_schedule_systemd_dir: "{{ base }}/systemd"
@@ -82,7 +83,7 @@ ONE_BAD = """
 """
 
 
-def playbook(tmp_path, extra, play=PLAY, check=True):
+def playbook(tmp_path, extra, play=PLAY, check=True, flags=()):
     (tmp_path / "play.yml").write_text(play)
     (tmp_path / "one_bad.yml").write_text(ONE_BAD)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0",
@@ -90,7 +91,7 @@ def playbook(tmp_path, extra, play=PLAY, check=True):
     variables = dict(base=str(tmp_path), collections=COLLECTIONS, ansible_python_interpreter=sys.executable)
     variables.update(extra)
     proc = subprocess.run(
-        [os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", "-e", json.dumps(variables), "play.yml"],
+        [os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", "-e", json.dumps(variables), "play.yml"] + list(flags),
         cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=300, check=False,
     )
     if check:
@@ -131,6 +132,9 @@ def test_kubernetes_backend_renders_cronjobs(tmp_path):
 
 
 def test_bad_settings_fail_before_anything_is_deployed(tmp_path):
+    unmarked = tmp_path / "someone-elses"
+    unmarked.mkdir()
+    (unmarked / "keep").write_text("not the role's")
     cases = [
         dict(backend="anacron"),
         dict(weekday=7),
@@ -141,6 +145,16 @@ def test_bad_settings_fail_before_anything_is_deployed(tmp_path):
         dict(token=""),
         dict(timezone="Mars/Olympus_Mons"),
         dict(backend="kubernetes"),
+        dict(registries=[{"name": "acme", "type": "bogus", "min_interval": "1 week", "quiet_period": "soon"},
+                         {"name": "eu", "retention": {"keep_last": 2, "protect": ["("]}}]),
+        dict(base_dir="/tmp/.", state="absent"),
+        dict(base_dir="/etc/.", state="absent"),
+        dict(base_dir="/opt/.", state="absent"),
+        dict(base_dir="/", state="absent"),
+        dict(base_dir="/opt", state="absent"),
+        dict(base_dir="/var/lib/../lib", state="absent"),
+        dict(base_dir=str(unmarked), state="absent"),
+        dict(base_dir=str(unmarked)),
     ]
     proc = playbook(tmp_path, dict(cases=cases), play=BAD)
     outcomes = json.loads((tmp_path / "outcomes.json").read_text())
@@ -149,6 +163,14 @@ def test_bad_settings_fail_before_anything_is_deployed(tmp_path):
     assert "gc_schedule_backend" in outcomes[0] and "gc_schedule_weekday" in outcomes[1]
     assert "gc_schedule_hour" in outcomes[2] and "Bad_Name" in outcomes[3]
     assert "Mars/Olympus_Mons" in outcomes[7]
+    options = outcomes[9]
+    for needle in ["registry 'acme'", "value of type", "'quiet_period'", "min_interval '1 week'",
+                   "registry 'eu': retention: protect"]:
+        assert needle in options, options
+    for index in range(10, 16):
+        assert "gc_schedule_base_dir" in outcomes[index] and "normalised" in outcomes[index], outcomes[index]
+    assert "not created by gc_schedule" in outcomes[16] and "not created by gc_schedule" in outcomes[17]
+    assert (unmarked / "keep").exists()  # refused, not removed
     assert not (tmp_path / "docr-gc").exists() and not (tmp_path / "systemd").exists()
 
 
@@ -166,7 +188,9 @@ def test_systemd_deploy_then_run_the_wrapper_against_the_simulator(tmp_path, sim
     textfiles = tmp_path / "textfiles"
     textfiles.mkdir()
     (tmp_path / "systemd").mkdir()
-    args = dict(gc_schedule_backend="systemd", gc_schedule_token=TOKEN, gc_schedule_api_url=sim.url,
+    # the token as a YAML block scalar gives it: surrounding whitespace; install false as -e gives it: a string
+    args = dict(gc_schedule_backend="systemd", gc_schedule_token="  %s\n" % TOKEN, gc_schedule_api_url=sim.url,
+                gc_schedule_install="false",
                 gc_schedule_registries=["acme", {"name": "acme-eu", "quiet_period": 0, "retention": {"keep_last": 2}}],
                 gc_schedule_textfile_dir=str(textfiles),
                 gc_schedule_timezone="Europe/Paris", gc_schedule_hour=23, gc_schedule_minute=58,
@@ -180,7 +204,7 @@ def test_systemd_deploy_then_run_the_wrapper_against_the_simulator(tmp_path, sim
 
     base = tmp_path / "docr-gc"
     assert mode(base / "etc") == 0o700 and mode(base / "etc" / "token.env") == 0o600
-    assert TOKEN in (base / "etc" / "token.env").read_text()
+    assert "DIGITALOCEAN_ACCESS_TOKEN=%s\n" % TOKEN in (base / "etc" / "token.env").read_text()
     assert mode(base / "bin" / "docr-gc-run") == 0o755
     assert json.loads((base / "etc" / "acme-eu.gc.json").read_text())["docr_gc_registries"][0]["quiet_period"] == 0
     assert json.loads((base / "etc" / "acme-eu.retention.json").read_text()) == {
@@ -237,6 +261,11 @@ def test_systemd_deploy_then_run_the_wrapper_against_the_simulator(tmp_path, sim
                             universal_newlines=True, timeout=120, check=False)
     assert failed.returncode == 1 and "not found" in failed.stdout, failed.stdout
     assert TOKEN not in failed.stdout
+    # nothing the wrapper wrote holds the token, and every file it wrote is 0600
+    for path in [p for p in (base / "run").iterdir() if p.is_file()] + [base / "log" / "docr-gc.jsonl"]:
+        assert TOKEN not in path.read_text(), path
+        assert mode(path) == 0o600, path
+    assert (base / "run" / "acme-eu.retention-summary.jsonl").exists()
     assert not [r for r in sim.requests() if "garbage-collection" in r["path"]]
     last = json.loads((base / "log" / "docr-gc.jsonl").read_text().splitlines()[-1])
     assert last["failed"] is True and last["exit_code"] != 0 and "not found" in last["msg"]
@@ -249,3 +278,28 @@ def test_systemd_deploy_then_run_the_wrapper_against_the_simulator(tmp_path, sim
     assert recap_changed(absent.stdout) > 0
     assert not base.exists() and list((tmp_path / "systemd").iterdir()) == []
     assert not (textfiles / "docr_gc_docr-gc_acme-eu.prom").exists()
+
+
+def test_check_mode_and_two_deployments_side_by_side(tmp_path):
+    """--check --diff on a fresh deployment writes nothing; on an existing one it succeeds with changed=0;
+    a second deployment (other base directory, other registries) leaves the first one's units alone."""
+    (tmp_path / "systemd").mkdir()
+    one = dict(gc_schedule_backend="systemd", gc_schedule_token=TOKEN, gc_schedule_registries=["acme", "beta"],
+               gc_schedule_base_dir=str(tmp_path / "one" / "gc-one"))
+    two = dict(one, gc_schedule_registries=["acme", "gamma"], gc_schedule_base_dir=str(tmp_path / "two" / "gc-two"))
+    fresh = playbook(tmp_path, one, flags=["--check", "--diff"])
+    assert recap_changed(fresh.stdout) > 0 and TOKEN not in fresh.stdout
+    assert not (tmp_path / "one").exists() and list((tmp_path / "systemd").iterdir()) == []
+    playbook(tmp_path, one)
+    existing = playbook(tmp_path, one, flags=["--check", "--diff"])
+    assert recap_changed(existing.stdout) == 0, existing.stdout[-3000:]
+    playbook(tmp_path, two)
+    units = sorted(p.name for p in (tmp_path / "systemd").iterdir())
+    assert units == sorted(["gc-one.acme.service", "gc-one.acme.timer", "gc-one.beta.service", "gc-one.beta.timer",
+                            "gc-two.acme.service", "gc-two.acme.timer", "gc-two.gamma.service", "gc-two.gamma.timer"])
+    assert recap_changed(playbook(tmp_path, one).stdout) == 0  # the first deployment is unchanged
+    playbook(tmp_path, dict(two, gc_schedule_state="absent"))
+    assert sorted(p.name for p in (tmp_path / "systemd").iterdir()) == units[:4]
+    assert (tmp_path / "one" / "gc-one" / "bin" / "docr-gc-run").exists() and not (tmp_path / "two" / "gc-two").exists()
+    playbook(tmp_path, dict(one, gc_schedule_state="absent"))
+    assert list((tmp_path / "systemd").iterdir()) == [] and not (tmp_path / "one" / "gc-one").exists()

@@ -29,6 +29,7 @@ import time
 
 NAME = re.compile(r"[a-z0-9-]{1,63}\Z")
 MASK = "********"
+LOCK_HELD = "another run holds the lock"
 
 
 class ConfigError(Exception):
@@ -161,7 +162,8 @@ METRICS = [
     # name, type, help
     ("docr_gc_last_run_timestamp_seconds", "gauge", "Unix time at which the last scheduled run ended."),
     ("docr_gc_last_success_timestamp_seconds", "gauge",
-     "Unix time at which the last successful (or skipped) scheduled run ended; kept across failed runs."),
+     "Unix time at which the last successful scheduled run ended (a GC, or a skip because one ran recently);"
+     " kept across failed runs."),
     ("docr_gc_last_run_duration_seconds", "gauge", "Duration of the last scheduled run."),
     ("docr_gc_last_run_exit_status", "gauge", "Exit status of the last scheduled run (0 = success)."),
     ("docr_gc_last_run_skipped", "gauge", "1 when the last scheduled run started no garbage collection."),
@@ -177,7 +179,7 @@ def metrics_state(previous, line, now):
     """The persisted metric values after ``line``: counters add up, the last success survives a failure."""
     state = dict(previous)
     state["last_run"] = now
-    if not line["failed"]:
+    if not line["failed"] and line.get("skip_reason") != LOCK_HELD:  # a run skipped by the lock proves nothing
         state["last_success"] = now
     state["duration"] = line["duration_seconds"]
     state["exit_status"] = line["exit_code"]
@@ -289,7 +291,7 @@ class Runner(object):
         start = time.time()
         lock_fd = lock(os.path.join(self.lock_dir, "dockyard-docr-gc.%s.lock" % name))
         if lock_fd is None:
-            return self.finish(name, start, dict(skipped=True, skip_reason="another run holds the lock", rc=0))
+            return self.finish(name, start, dict(skipped=True, skip_reason=LOCK_HELD, rc=0))
         try:
             return self.run_locked(name, start)
         finally:
