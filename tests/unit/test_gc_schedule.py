@@ -117,6 +117,14 @@ def test_kubernetes_backend_renders_cronjobs(tmp_path):
                 gc_schedule_k8s_image="ghcr.io/acme/docr-gc:1", gc_schedule_timezone="Europe/Paris")
     playbook(tmp_path, args)
     docs = [d for d in yaml.safe_load_all((tmp_path / "k8s" / "cronjobs.yml").read_text()) if d]
+    # valid CronJobs for a current Kubernetes (strict: no unknown field), checked offline against its schema
+    from k8s_schema import manifest_problems  # pylint: disable=import-outside-toplevel
+    assert manifest_problems(docs) == []
+    broken = json.loads(json.dumps(docs[0]))
+    broken["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["envv"] = []
+    broken["spec"]["concurrencyPolicy"] = 3
+    assert len(manifest_problems([broken])) == 1
+    assert docs[0]["metadata"]["labels"]["dockyard.docr/deployment"] == "docr-gc"
     assert [d["metadata"]["name"] for d in docs] == ["docr-gc-acme", "docr-gc-acme-eu"]
     spec = docs[1]["spec"]
     assert spec["schedule"] == "5 3 * * 0" and spec["timeZone"] == "Europe/Paris"
