@@ -40,7 +40,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: One message per problem, such as C(registry 'acme': value of type must be one of ...).
+  description: One message per problem, naming the registry and the option.
   type: list
   elements: str
 """
