@@ -73,6 +73,8 @@ ONE_BAD = """
         gc_schedule_weekday: "{{ case.weekday | default(0) }}"
         gc_schedule_hour: "{{ case.hour | default(3) }}"
         gc_schedule_timezone: "{{ case.timezone | default('') }}"
+        gc_schedule_k8s_image: "{{ case.image | default('') }}"
+        gc_schedule_k8s_apply: "{{ case.k8s_apply | default('never') }}"
     - name: Record an unexpected success
       ansible.builtin.set_fact:
         outcomes: "{{ outcomes | default([]) + ['accepted'] }}"
@@ -163,6 +165,7 @@ def test_bad_settings_fail_before_anything_is_deployed(tmp_path):
         dict(base_dir="/var/lib/../lib", state="absent"),
         dict(base_dir=str(unmarked), state="absent"),
         dict(base_dir=str(unmarked)),
+        dict(backend="kubernetes", image="ghcr.io/acme/docr-gc:1", k8s_apply="always"),
     ]
     proc = playbook(tmp_path, dict(cases=cases), play=BAD)
     outcomes = json.loads((tmp_path / "outcomes.json").read_text())
@@ -179,6 +182,11 @@ def test_bad_settings_fail_before_anything_is_deployed(tmp_path):
         assert "gc_schedule_base_dir" in outcomes[index] and "normalised" in outcomes[index], outcomes[index]
     assert "not created by gc_schedule" in outcomes[16] and "not created by gc_schedule" in outcomes[17]
     assert (unmarked / "keep").exists()  # refused, not removed
+    listed = subprocess.run([os.path.join(BIN, "ansible-galaxy"), "collection", "list", "kubernetes.core"],
+                            env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, universal_newlines=True, check=False).stdout
+    if "kubernetes.core" not in listed:  # the optional dependency is missing: a clear failure naming it
+        assert "kubernetes.core collection" in outcomes[18] and "gc_schedule_k8s_apply" in outcomes[18], outcomes[18]
     assert not (tmp_path / "docr-gc").exists() and not (tmp_path / "systemd").exists()
 
 
