@@ -30,6 +30,43 @@ KNOWN_STATUSES = (
     "cancelling",
 ) + TERMINAL_STATUSES
 
+# The options of one GC run, as docr_gc takes them: its argument spec is built from these, and
+# gc_schedule validates each scheduled registry with them (and with run_option_problems) at deploy time.
+RUN_OPTIONS = dict(
+    type=dict(type="str", choices=sorted(GC_TYPES), default=DEFAULT_TYPE),
+    wait=dict(type="bool", default=True),
+    wait_timeout=dict(type="int", default=1800),
+    poll_interval=dict(type="float", default=5),
+    if_active=dict(type="str", choices=["wait", "skip", "fail"]),
+    deadline=dict(type="int"),
+    min_interval=dict(type="str"),
+    quiet_period=dict(type="int"),
+)
+
+
+def run_option_problems(p):
+    """Every problem with the (type-checked) RUN_OPTIONS in ``p``, as messages naming the option."""
+    problems = []
+    if p["wait_timeout"] <= 0:
+        problems.append("wait_timeout must be a positive number of seconds, got %s." % p["wait_timeout"])
+    if p["poll_interval"] <= 0:
+        problems.append("poll_interval must be a positive number of seconds, got %s." % p["poll_interval"])
+    if p["deadline"] is not None:
+        if p["deadline"] <= 0:
+            problems.append("deadline must be a positive number of seconds, got %s." % p["deadline"])
+        if not p["wait"]:
+            problems.append("deadline needs wait=true: the module can only cancel a GC it is waiting on.")
+    if p["quiet_period"] is not None and p["quiet_period"] < 0:
+        problems.append("quiet_period must be 0 or more minutes, got %s." % p["quiet_period"])
+    try:
+        parse_interval(p["min_interval"], "min_interval")
+    except DocrError as exc:
+        problems.append(exc.msg)
+    if p["if_active"] == "wait" and not p["wait"]:
+        problems.append("if_active=wait needs wait=true.")
+    return problems
+
+
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 

@@ -67,6 +67,35 @@ def check_policy(keep_last, older_than, max_deletions):
     return seconds
 
 
+# The options of one retention run, as docr_retention takes them: its argument spec is built from these,
+# and gc_schedule validates each scheduled registry's retention with them (and run_option_problems).
+RUN_OPTIONS = dict(
+    target=dict(type="str", choices=list(TARGETS), default="tags"),
+    keep_last=dict(type="int"),
+    older_than=dict(type="str"),
+    protect=dict(type="list", elements="str", default=list(DEFAULT_PROTECT)),
+    protect_digests=dict(type="list", elements="str", default=[]),
+    repositories_include=dict(type="list", elements="str", default=[]),
+    repositories_exclude=dict(type="list", elements="str", default=[]),
+    max_deletions=dict(type="int", default=DEFAULT_MAX_DELETIONS),
+    requests_per_minute=dict(type="int", default=DEFAULT_REQUESTS_PER_MINUTE),
+)
+
+
+def run_option_problems(p):
+    """Every problem with the (type-checked) RUN_OPTIONS in ``p``, as messages naming the option."""
+    problems = []
+    for check in (lambda: check_policy(p["keep_last"], p["older_than"], p["max_deletions"]),
+                  lambda: compile_protect(p["protect"])):
+        try:
+            check()
+        except DocrError as exc:
+            problems.append(exc.msg)
+    if p["requests_per_minute"] < 0:
+        problems.append("requests_per_minute must be 0 or more, got %s." % p["requests_per_minute"])
+    return problems
+
+
 def repository_selected(name, include, exclude):
     if include and not any(fnmatch.fnmatchcase(name, glob) for glob in include):
         return False

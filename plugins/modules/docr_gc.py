@@ -240,15 +240,8 @@ class GarbageCollection(Resource):
     argument_spec = dict(
         registry=dict(type="str", required=True, aliases=["name"]),
         state=dict(type="str", choices=["started", "cancelled"], default="started"),
-        type=dict(type="str", choices=sorted(_gc.GC_TYPES), default=_gc.DEFAULT_TYPE),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=1800),
-        poll_interval=dict(type="float", default=5),
-        if_active=dict(type="str", choices=["wait", "skip", "fail"]),
-        deadline=dict(type="int"),
-        min_interval=dict(type="str"),
-        quiet_period=dict(type="int"),
         history=dict(type="int", default=0),
+        **_gc.RUN_OPTIONS
     )
 
     def __init__(self, docr):
@@ -258,26 +251,13 @@ class GarbageCollection(Resource):
         problem = reg.check_name(self.name, "registry")
         if problem:
             raise DocrInputError(problem)
-        if p["wait_timeout"] <= 0:
-            raise DocrInputError("wait_timeout must be a positive number of seconds, got %s." % p["wait_timeout"])
-        if p["poll_interval"] <= 0:
-            raise DocrInputError("poll_interval must be a positive number of seconds, got %s." % p["poll_interval"])
-        if p["deadline"] is not None:
-            if p["deadline"] <= 0:
-                raise DocrInputError("deadline must be a positive number of seconds, got %s." % p["deadline"])
-            if not p["wait"]:
-                raise DocrInputError("deadline needs wait=true: the module can only cancel a GC it is waiting on.")
-        if p["quiet_period"] is not None and p["quiet_period"] < 0:
-            raise DocrInputError("quiet_period must be 0 or more minutes, got %s." % p["quiet_period"])
+        problems = _gc.run_option_problems(p)
         if p["history"] < 0:
-            raise DocrInputError("history must be 0 or more, got %s." % p["history"])
-        try:
-            self.min_interval = _gc.parse_interval(p["min_interval"], "min_interval")
-        except DocrError as exc:
-            raise DocrInputError(exc.msg)
+            problems.append("history must be 0 or more, got %s." % p["history"])
+        if problems:
+            raise DocrInputError(" ".join(problems))
+        self.min_interval = _gc.parse_interval(p["min_interval"], "min_interval")
         self.if_active = p["if_active"] or ("wait" if p["wait"] else "skip")
-        if self.if_active == "wait" and not p["wait"]:
-            raise DocrInputError("if_active=wait needs wait=true.")
         self._warned = set()
         self._started = False
 

@@ -228,15 +228,7 @@ def _label(item):
 class Retention(Resource):
     argument_spec = dict(
         registry=dict(type="str", required=True, aliases=["name"]),
-        target=dict(type="str", choices=list(ret.TARGETS), default="tags"),
-        keep_last=dict(type="int"),
-        older_than=dict(type="str"),
-        protect=dict(type="list", elements="str", default=list(ret.DEFAULT_PROTECT)),
-        protect_digests=dict(type="list", elements="str", default=[]),
-        repositories_include=dict(type="list", elements="str", default=[]),
-        repositories_exclude=dict(type="list", elements="str", default=[]),
-        max_deletions=dict(type="int", default=ret.DEFAULT_MAX_DELETIONS),
-        requests_per_minute=dict(type="int", default=ret.DEFAULT_REQUESTS_PER_MINUTE),
+        **ret.RUN_OPTIONS
     )
 
     def __init__(self, docr):
@@ -246,10 +238,11 @@ class Retention(Resource):
         problem = reg.check_name(self.name, "registry")
         if problem:
             raise DocrInputError(problem)
+        problems = ret.run_option_problems(p)
+        if problems:
+            raise DocrInputError(" ".join(problems))
         self.older_than = ret.check_policy(p["keep_last"], p["older_than"], p["max_deletions"])
         self.protect = ret.compile_protect(p["protect"])
-        if p["requests_per_minute"] < 0:
-            raise DocrInputError("requests_per_minute must be 0 or more, got %s." % p["requests_per_minute"])
 
     def _listed(self, pacer, func, *args):
         before = self.api.calls

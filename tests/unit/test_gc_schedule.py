@@ -61,7 +61,8 @@ ONE_BAD = """
       ansible.builtin.include_role:
         name: dockyard.docr.gc_schedule
       vars:
-        gc_schedule_base_dir: "{{ base }}/docr-gc"
+        gc_schedule_base_dir: "{{ case.base_dir | default(base ~ '/docr-gc') }}"
+        gc_schedule_state: "{{ case.state | default('present') }}"
         gc_schedule_install: false
         gc_schedule_python: "{{ ansible_playbook_python }}"
         gc_schedule_systemd_dir: "{{ base }}/systemd"
@@ -72,6 +73,8 @@ ONE_BAD = """
         gc_schedule_weekday: "{{ case.weekday | default(0) }}"
         gc_schedule_hour: "{{ case.hour | default(3) }}"
         gc_schedule_timezone: "{{ case.timezone | default('') }}"
+        gc_schedule_k8s_image: "{{ case.image | default('') }}"
+        gc_schedule_k8s_apply: "{{ case.k8s_apply | default('never') }}"
     - name: Record an unexpected success
       ansible.builtin.set_fact:
         outcomes: "{{ outcomes | default([]) + ['accepted'] }}"
@@ -82,7 +85,7 @@ ONE_BAD = """
 """
 
 
-def playbook(tmp_path, extra, play=PLAY, check=True):
+def playbook(tmp_path, extra, play=PLAY, check=True, flags=()):
     (tmp_path / "play.yml").write_text(play)
     (tmp_path / "one_bad.yml").write_text(ONE_BAD)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0",
@@ -90,7 +93,7 @@ def playbook(tmp_path, extra, play=PLAY, check=True):
     variables = dict(base=str(tmp_path), collections=COLLECTIONS, ansible_python_interpreter=sys.executable)
     variables.update(extra)
     proc = subprocess.run(
-        [os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", "-e", json.dumps(variables), "play.yml"],
+        [os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", "-e", json.dumps(variables), "play.yml"] + list(flags),
         cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=300, check=False,
     )
     if check:
@@ -116,6 +119,14 @@ def test_kubernetes_backend_renders_cronjobs(tmp_path):
                 gc_schedule_k8s_image="ghcr.io/acme/docr-gc:1", gc_schedule_timezone="Europe/Paris")
     playbook(tmp_path, args)
     docs = [d for d in yaml.safe_load_all((tmp_path / "k8s" / "cronjobs.yml").read_text()) if d]
+    # valid CronJobs for a current Kubernetes (strict: no unknown field), checked offline against its schema
+    from k8s_schema import manifest_problems  # pylint: disable=import-outside-toplevel
+    assert manifest_problems(docs) == []
+    broken = json.loads(json.dumps(docs[0]))
+    broken["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["envv"] = []
+    broken["spec"]["concurrencyPolicy"] = 3
+    assert len(manifest_problems([broken])) == 1
+    assert docs[0]["metadata"]["labels"]["dockyard.docr/deployment"] == "docr-gc"
     assert [d["metadata"]["name"] for d in docs] == ["docr-gc-acme", "docr-gc-acme-eu"]
     spec = docs[1]["spec"]
     assert spec["schedule"] == "5 3 * * 0" and spec["timeZone"] == "Europe/Paris"
@@ -131,6 +142,9 @@ def test_kubernetes_backend_renders_cronjobs(tmp_path):
 
 
 def test_bad_settings_fail_before_anything_is_deployed(tmp_path):
+    unmarked = tmp_path / "someone-elses"
+    unmarked.mkdir()
+    (unmarked / "keep").write_text("not the role's")
     cases = [
         dict(backend="anacron"),
         dict(weekday=7),
@@ -141,6 +155,17 @@ def test_bad_settings_fail_before_anything_is_deployed(tmp_path):
         dict(token=""),
         dict(timezone="Mars/Olympus_Mons"),
         dict(backend="kubernetes"),
+        dict(registries=[{"name": "acme", "type": "bogus", "min_interval": "1 week", "quiet_period": "soon"},
+                         {"name": "eu", "retention": {"keep_last": 2, "protect": ["("]}}]),
+        dict(base_dir="/tmp/.", state="absent"),
+        dict(base_dir="/etc/.", state="absent"),
+        dict(base_dir="/opt/.", state="absent"),
+        dict(base_dir="/", state="absent"),
+        dict(base_dir="/opt", state="absent"),
+        dict(base_dir="/var/lib/../lib", state="absent"),
+        dict(base_dir=str(unmarked), state="absent"),
+        dict(base_dir=str(unmarked)),
+        dict(backend="kubernetes", image="ghcr.io/acme/docr-gc:1", k8s_apply="always"),
     ]
     proc = playbook(tmp_path, dict(cases=cases), play=BAD)
     outcomes = json.loads((tmp_path / "outcomes.json").read_text())
@@ -149,6 +174,19 @@ def test_bad_settings_fail_before_anything_is_deployed(tmp_path):
     assert "gc_schedule_backend" in outcomes[0] and "gc_schedule_weekday" in outcomes[1]
     assert "gc_schedule_hour" in outcomes[2] and "Bad_Name" in outcomes[3]
     assert "Mars/Olympus_Mons" in outcomes[7]
+    options = outcomes[9]
+    for needle in ["registry 'acme'", "value of type", "'quiet_period'", "min_interval '1 week'",
+                   "registry 'eu': retention: protect"]:
+        assert needle in options, options
+    for index in range(10, 16):
+        assert "gc_schedule_base_dir" in outcomes[index] and "normalised" in outcomes[index], outcomes[index]
+    assert "not created by gc_schedule" in outcomes[16] and "not created by gc_schedule" in outcomes[17]
+    assert (unmarked / "keep").exists()  # refused, not removed
+    listed = subprocess.run([os.path.join(BIN, "ansible-galaxy"), "collection", "list", "kubernetes.core"],
+                            env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, universal_newlines=True, check=False).stdout
+    if "kubernetes.core" not in listed:  # the optional dependency is missing: a clear failure naming it
+        assert "kubernetes.core collection" in outcomes[18] and "gc_schedule_k8s_apply" in outcomes[18], outcomes[18]
     assert not (tmp_path / "docr-gc").exists() and not (tmp_path / "systemd").exists()
 
 
@@ -166,11 +204,14 @@ def test_systemd_deploy_then_run_the_wrapper_against_the_simulator(tmp_path, sim
     textfiles = tmp_path / "textfiles"
     textfiles.mkdir()
     (tmp_path / "systemd").mkdir()
-    args = dict(gc_schedule_backend="systemd", gc_schedule_token=TOKEN, gc_schedule_api_url=sim.url,
+    # the token as a YAML block scalar gives it: surrounding whitespace; install false as -e gives it: a string
+    args = dict(gc_schedule_backend="systemd", gc_schedule_token="  %s\n" % TOKEN, gc_schedule_api_url=sim.url,
+                gc_schedule_install="false",
                 gc_schedule_registries=["acme", {"name": "acme-eu", "quiet_period": 0, "retention": {"keep_last": 2}}],
                 gc_schedule_textfile_dir=str(textfiles),
                 gc_schedule_timezone="Europe/Paris", gc_schedule_hour=23, gc_schedule_minute=58,
-                gc_schedule_stagger_minutes=5)
+                gc_schedule_stagger_minutes=5, gc_schedule_lock_dir=str(tmp_path / "locks"))
+    lock_dir = tmp_path / "locks"
     first = playbook(tmp_path, args)
     assert recap_changed(first.stdout) > 0
     assert TOKEN not in first.stdout
@@ -179,18 +220,18 @@ def test_systemd_deploy_then_run_the_wrapper_against_the_simulator(tmp_path, sim
 
     base = tmp_path / "docr-gc"
     assert mode(base / "etc") == 0o700 and mode(base / "etc" / "token.env") == 0o600
-    assert TOKEN in (base / "etc" / "token.env").read_text()
+    assert "DIGITALOCEAN_ACCESS_TOKEN=%s\n" % TOKEN in (base / "etc" / "token.env").read_text()
     assert mode(base / "bin" / "docr-gc-run") == 0o755
     assert json.loads((base / "etc" / "acme-eu.gc.json").read_text())["docr_gc_registries"][0]["quiet_period"] == 0
     assert json.loads((base / "etc" / "acme-eu.retention.json").read_text()) == {
         "docr_retention_registries": [{"keep_last": 2, "name": "acme-eu"}]}
     assert not (base / "etc" / "acme.retention.json").exists()
     # staggered across midnight: acme Sunday 23:58, acme-eu Monday 00:03, in the given zone
-    timer = (tmp_path / "systemd" / "docr-gc-acme.timer").read_text()
+    timer = (tmp_path / "systemd" / "docr-gc.acme.timer").read_text()
     assert "OnCalendar=Sun *-*-* 23:58:00 Europe/Paris" in timer and "Persistent=true" in timer
     assert "RandomizedDelaySec=300" in timer
-    assert "OnCalendar=Mon *-*-* 00:03:00 Europe/Paris" in (tmp_path / "systemd" / "docr-gc-acme-eu.timer").read_text()
-    service = (tmp_path / "systemd" / "docr-gc-acme-eu.service").read_text()
+    assert "OnCalendar=Mon *-*-* 00:03:00 Europe/Paris" in (tmp_path / "systemd" / "docr-gc.acme-eu.timer").read_text()
+    service = (tmp_path / "systemd" / "docr-gc.acme-eu.service").read_text()
     assert "ExecStart=%s/bin/docr-gc-run acme-eu" % base in service and "Type=oneshot" in service
     for path in list((tmp_path / "systemd").iterdir()) + [base / "bin" / "docr-gc-run"]:
         assert TOKEN not in path.read_text()
@@ -212,14 +253,17 @@ def test_systemd_deploy_then_run_the_wrapper_against_the_simulator(tmp_path, sim
     log = [json.loads(l) for l in (base / "log" / "docr-gc.jsonl").read_text().splitlines()]
     assert log[-1]["registry"] == "acme-eu" and log[-1]["status"] == "succeeded" and log[-1]["failed"] is False
     assert log[-1]["retention_deleted"] == 2 and log[-1]["freed_bytes"] > 0
-    prom = (textfiles / "docr_gc_acme-eu.prom").read_text()
-    assert 'docr_gc_last_run_success{registry="acme-eu"} 1' in prom
-    for path in [base / "log" / "docr-gc.jsonl", base / "run" / "acme-eu.last-run.log", textfiles / "docr_gc_acme-eu.prom"]:
+    prom = (textfiles / "docr_gc_docr-gc_acme-eu.prom").read_text()
+    assert 'docr_gc_last_run_exit_status{deployment="docr-gc",registry="acme-eu"} 0' in prom
+    assert 'docr_gc_freed_bytes_total{deployment="docr-gc",registry="acme-eu"} %d' % log[-1]["freed_bytes"] in prom
+    success = [l for l in prom.splitlines() if l.startswith("docr_gc_last_success_timestamp_seconds{")]
+    assert len(success) == 1
+    for path in [base / "log" / "docr-gc.jsonl", base / "run" / "acme-eu.last-run.log", textfiles / "docr_gc_docr-gc_acme-eu.prom"]:
         assert TOKEN not in path.read_text()
 
     # a second run while the lock is held is skipped, logged, and starts nothing
     sim.clear_requests()
-    held = subprocess.run(["flock", "-n", str(base / "run" / "acme-eu.lock"), wrapper, "acme-eu"], env=env,
+    held = subprocess.run(["flock", "-n", str(lock_dir / "dockyard-docr-gc.acme-eu.lock"), wrapper, "acme-eu"], env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=60, check=False)
     assert held.returncode == 0, held.stdout
     assert sim.requests() == []
@@ -233,12 +277,42 @@ def test_systemd_deploy_then_run_the_wrapper_against_the_simulator(tmp_path, sim
                             universal_newlines=True, timeout=120, check=False)
     assert failed.returncode == 1 and "not found" in failed.stdout, failed.stdout
     assert TOKEN not in failed.stdout
+    # nothing the wrapper wrote holds the token, and every file it wrote is 0600
+    for path in [p for p in (base / "run").iterdir() if p.is_file()] + [base / "log" / "docr-gc.jsonl"]:
+        assert TOKEN not in path.read_text(), path
+        assert mode(path) == 0o600, path
+    assert (base / "run" / "acme-eu.retention-summary.jsonl").exists()
     assert not [r for r in sim.requests() if "garbage-collection" in r["path"]]
     last = json.loads((base / "log" / "docr-gc.jsonl").read_text().splitlines()[-1])
     assert last["failed"] is True and last["exit_code"] != 0 and "not found" in last["msg"]
-    assert 'docr_gc_last_run_success{registry="acme-eu"} 0' in (textfiles / "docr_gc_acme-eu.prom").read_text()
+    prom = (textfiles / "docr_gc_docr-gc_acme-eu.prom").read_text()
+    assert 'docr_gc_last_run_exit_status{deployment="docr-gc",registry="acme-eu"} 2' in prom, prom
+    assert success[0] in prom.splitlines()  # the last success survives a failed run
+    assert 'docr_gc_runs_total{deployment="docr-gc",registry="acme-eu",result="failure"} 1' in prom
 
     absent = playbook(tmp_path, dict(args, gc_schedule_state="absent"))
     assert recap_changed(absent.stdout) > 0
     assert not base.exists() and list((tmp_path / "systemd").iterdir()) == []
-    assert not (textfiles / "docr_gc_acme-eu.prom").exists()
+    assert not (textfiles / "docr_gc_docr-gc_acme-eu.prom").exists()
+
+
+def test_check_mode_and_two_deployments_side_by_side(tmp_path):
+    """--check --diff on a fresh deployment writes nothing; on an existing one it succeeds with changed=0;
+    a second deployment (other base directory, other registries) leaves the first one's units alone."""
+    (tmp_path / "systemd").mkdir()
+    one = dict(gc_schedule_backend="systemd", gc_schedule_token=TOKEN, gc_schedule_registries=["acme", "beta"],
+               gc_schedule_base_dir=str(tmp_path / "one" / "gc-one"))
+    two = dict(one, gc_schedule_registries=["acme", "gamma"], gc_schedule_base_dir=str(tmp_path / "two" / "gc-two"))
+    fresh = playbook(tmp_path, one, flags=["--check", "--diff"])
+    assert recap_changed(fresh.stdout) > 0 and TOKEN not in fresh.stdout
+    assert not (tmp_path / "one").exists() and list((tmp_path / "systemd").iterdir()) == []
+    playbook(tmp_path, one)
+    existing = playbook(tmp_path, one, flags=["--check", "--diff"])
+    assert recap_changed(existing.stdout) == 0, existing.stdout[-3000:]
+    playbook(tmp_path, two)
+    units = sorted(p.name for p in (tmp_path / "systemd").iterdir())
+    assert units == sorted(["gc-one.acme.service", "gc-one.acme.timer", "gc-one.beta.service", "gc-one.beta.timer",
+                            "gc-two.acme.service", "gc-two.acme.timer", "gc-two.gamma.service", "gc-two.gamma.timer"])
+    playbook(tmp_path, dict(two, gc_schedule_state="absent"))
+    assert sorted(p.name for p in (tmp_path / "systemd").iterdir()) == units[:4]
+    assert (tmp_path / "one" / "gc-one" / "bin" / "docr-gc-run").exists() and not (tmp_path / "two" / "gc-two").exists()

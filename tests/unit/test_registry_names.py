@@ -44,11 +44,9 @@ def _read(path):
 def test_every_copy_of_the_rule_is_the_same_rule():
     """The rule is written once in module_utils; the few places that cannot import it repeat its exact text."""
     rule = reg.NAME_RULE
-    posix = rule.replace("(?:", "(").replace("\\Z", "$")  # the same rule in bash's ERE dialect
     copies = {
         "roles/registry_layout/templates/plan.j2": rule,
-        "roles/gc_schedule/tasks/main.yml": rule,
-        "roles/gc_schedule/templates/docr-gc-run.sh.j2": posix,
+        "roles/gc_schedule/files/docr_gc_run.py": rule,
         "tests/simulator/model.py": rule,
     }
     for path, text in copies.items():
