@@ -99,6 +99,14 @@ class Simulator:
     def now(self):
         return self._call("GET", "/_sim/clock")["now"]
 
+    def step_clock(self, seconds):
+        """Stop the clock; from now on it moves ``seconds`` as each API request arrives (0: only ``advance``)."""
+        return self._call("POST", "/_sim/clock", {"speed": 0, "step": seconds})
+
+    def timestamp(self):
+        """The simulated clock, as a Unix timestamp (float)."""
+        return self._call("GET", "/_sim/clock")["timestamp"]
+
     def push(self, **kwargs):
         """Simulated ``docker push``; returns the new manifest, raises :class:`SimulatorAdminError` when refused."""
         return self._call("POST", "/_sim/push", kwargs)

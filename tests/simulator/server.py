@@ -337,6 +337,7 @@ class Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization") or ""
         token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
         notes = []
+        sim.clock.on_request()  # a stepping clock (POST /_sim/clock {"step": N}) moves N seconds per request
 
         with sim.lock:
             limits = dict(sim.account.rate_limit)
@@ -474,10 +475,12 @@ class Handler(BaseHTTPRequestHandler):
                 sim.clock.advance(float(data["advance"]))
             if "speed" in data:
                 sim.clock.set_speed(float(data["speed"]))
+            if "step" in data:
+                sim.clock.set_step(float(data["step"]))
             sim.account.tick()
-            return 200, {"now": iso(sim.clock.now()), "speed": sim.clock.speed}
+            return 200, sim.clock.describe()
         if key == ("GET", "/_sim/clock"):
-            return 200, {"now": iso(sim.clock.now()), "speed": sim.clock.speed}
+            return 200, sim.clock.describe()
         if key == ("POST", "/_sim/push"):
             return sim.account.push(data)
         if key == ("POST", "/_sim/gc"):
