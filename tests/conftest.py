@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -76,7 +77,18 @@ class Simulator:
         return self._call("GET", "/_sim/requests")["requests"]
 
     def clear_requests(self):
+        """Empty the request log, once every request already sent has been answered (see ``settle``)."""
+        self.settle()
         self._call("DELETE", "/_sim/requests")
+
+    def settle(self, timeout=60.0):
+        """Wait until the simulator serves no /v2 request: one a client gave up on (a fault's latency past
+        its http_timeout) lands before the test looks at or resets the state. Waits for an event, not a time."""
+        deadline = time.monotonic() + timeout
+        while self._call("GET", "/_sim/requests").get("in_flight"):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the simulator still serves a request after %s s" % timeout)
+            time.sleep(0.02)
 
     def writes(self):
         return [entry for entry in self.requests() if entry["method"] != "GET"]
@@ -165,6 +177,7 @@ def openapi_contract():
 @pytest.fixture
 def sim(simulator):  # pylint: disable=redefined-outer-name
     """The session simulator, reset (empty account, default config, clock at real time)."""
+    simulator.settle()   # a request the previous test's client gave up on lands before the reset
     simulator.reset()
     return simulator
 

@@ -25,7 +25,7 @@ from ansible_collections.dockyard.docr.plugins.modules import (
 from faults_support import writes  # pylint: disable=import-error
 
 DAY = 86400
-FAST = 200.0   # simulated seconds per real second while a GC runs
+STEP = 30.0    # simulated seconds the stopped clock moves per API request while a GC runs
 POLL = 0.02
 SLOW = 1.25    # > http_timeout (1 s)
 
@@ -48,17 +48,8 @@ EXHAUSTED = {
 }
 
 
-_SLOW_IN_FLIGHT = []
-
-
-@pytest.fixture(autouse=True)
-def _settle():
-    """A request delayed past http_timeout is still served after the client gave up on it: let it land
-    before the next test resets the simulator (the client waited at least http_timeout of it already)."""
-    del _SLOW_IN_FLIGHT[:]
-    yield
-    if _SLOW_IN_FLIGHT:
-        time.sleep(SLOW - 1.0 + 0.15)
+# A request delayed past http_timeout is still served after the client gave up on it: ``sim`` (reset) and
+# ``sim.clear_requests()`` wait until the simulator serves nothing (``sim.settle()``), so it lands first.
 
 
 @pytest.fixture
@@ -91,8 +82,6 @@ def drop_runs_the_request(sim):
 def inject(sim, kind, method, path_regex):
     for rule in FAULTS[kind]:
         sim.fault(method=method, path_regex=path_regex, **rule)
-        if rule.get("latency"):
-            _SLOW_IN_FLIGHT.append(rule)
 
 
 def iso(epoch):
@@ -230,7 +219,7 @@ def seed_gc(sim):
             {"size_bytes": 1000, "tags": ["v2"], "updated_at": "2026-01-01T00:00:00Z"},
             {"size_bytes": 4000, "tags": [], "updated_at": "2026-01-01T00:00:00Z"},
         ]}]}]})
-    sim.set_speed(FAST)
+    sim.step_clock(STEP)
 
 
 def gc_args(api, **kw):
@@ -282,7 +271,7 @@ def test_gc_start_gives_up_cleanly(sim, api, run_module, quick_waits, storm, kin
 
 def test_gc_cancel_under_faults(sim, api, run_module, quick_waits):
     seed_gc(sim)
-    sim.set_speed(1.0)
+    sim.step_clock(0)   # the GC stays where it is until the clock moves
     run_module(docr_gc, gc_args(api, wait=False))
     sim.fault(method="PUT", path_regex=r"^/v2/registries/acme/garbage-collection/", status=502, after=True, times=1)
     res = run_module(docr_gc, gc_args(api, state="cancelled", wait=False))

@@ -116,6 +116,9 @@ class Simulator:
         self.record_path = record
         self.record_lock = threading.Lock()
         self.routes = self._routes()
+        # /v2 requests being served (a fault's latency holds one): tests wait for 0 instead of sleeping
+        self.in_flight = 0
+        self.flight_lock = threading.Lock()
 
     def reset(self):
         with self.lock:
@@ -321,7 +324,13 @@ class Handler(BaseHTTPRequestHandler):
         if split.path.startswith("/_sim/") or split.path == "/_sim":
             self._admin(sim, split, raw)
         elif split.path == "/v2" or split.path.startswith("/v2/"):
-            self._api(sim, split, raw)
+            with sim.flight_lock:
+                sim.in_flight += 1
+            try:
+                self._api(sim, split, raw)
+            finally:
+                with sim.flight_lock:
+                    sim.in_flight -= 1
         else:
             self._send(404, {"id": "not_found", "message": "not simulated: %s" % split.path})
 
@@ -459,7 +468,7 @@ class Handler(BaseHTTPRequestHandler):
         if key == ("GET", "/_sim/state"):
             return 200, sim.account.dump()
         if key == ("GET", "/_sim/requests"):
-            return 200, {"requests": list(sim.log)}
+            return 200, {"requests": list(sim.log), "in_flight": sim.in_flight}
         if key == ("DELETE", "/_sim/requests"):
             sim.log = []
             return 200, {"ok": True}
