@@ -3,6 +3,7 @@
 set -euo pipefail
 # shellcheck source=hack/lib.sh
 source "$(dirname "$0")/lib.sh"
+"${REPO_ROOT}/hack/deps.sh" unit
 use_venv
 cd "${REPO_ROOT}"
 
