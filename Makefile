@@ -9,7 +9,7 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.requirements.stamp
 STAGE := hack/stage.sh
 
-.PHONY: help venv demo test unit integration sanity lint molecule bench clean
+.PHONY: help venv demo test unit integration sanity lint molecule bench soak clean
 
 help:
 	@echo "make venv         create or update .venv (Python 3.11) with requirements-dev.txt"
@@ -21,6 +21,7 @@ help:
 	@echo "make lint         ansible-lint (production profile), antsibull-changelog lint, shellcheck"
 	@echo "make molecule     molecule test for every extensions/molecule/* scenario"
 	@echo "make bench        run tests/bench/*.py and print their figures"
+	@echo "make soak         unit + integration SOAK_RUNS times (default 3) beside 2 CPU-bound processes"
 	@echo "make clean        remove build/, collections/ and tests/output/"
 
 venv: $(VENV_STAMP)
@@ -53,6 +54,10 @@ molecule: venv
 
 bench: venv
 	@$(STAGE) bench hack/bench.sh
+
+# Not part of `make test`: proves the suites steady under load (see hack/soak.sh for its settings).
+soak: venv
+	@$(STAGE) soak hack/soak.sh
 
 clean:
 	rm -rf build collections tests/output

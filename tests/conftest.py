@@ -81,6 +81,18 @@ class Simulator:
         self.settle()
         self._call("DELETE", "/_sim/requests")
 
+    def wait_held(self, count=1, timeout=60.0):
+        """Wait until ``count`` requests are stopped by ``hold`` faults."""
+        deadline = time.monotonic() + timeout
+        while self._call("GET", "/_sim/requests").get("held", 0) < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError("no request was held within %s s" % timeout)
+            time.sleep(0.02)
+
+    def release(self):
+        """Let the requests held by ``hold`` faults go on; returns how many there were."""
+        return self._call("POST", "/_sim/release")["released"]
+
     def settle(self, timeout=60.0):
         """Wait until the simulator serves no /v2 request: one a client gave up on (a fault's latency past
         its http_timeout) lands before the test looks at or resets the state. Waits for an event, not a time."""

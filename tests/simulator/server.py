@@ -59,7 +59,8 @@ class RateLimiter:
 class Faults:
     """Admin-injected faults, consumed by matching /v2 requests."""
 
-    FIELDS = {"method", "path", "path_regex", "status", "retry_after", "latency", "drop", "times", "after", "message"}
+    FIELDS = {"method", "path", "path_regex", "status", "retry_after", "latency", "drop", "times", "after", "message",
+              "hold"}
 
     def __init__(self):
         self.rules = []
@@ -70,8 +71,8 @@ class Faults:
             raise ValueError("unknown fault fields: %s" % ", ".join(sorted(unknown)))
         if "path" in rule and "path_regex" in rule:
             raise ValueError("give path or path_regex, not both")
-        if not (rule.get("status") or rule.get("drop") or rule.get("latency")):
-            raise ValueError("a fault needs status, drop or latency")
+        if not (rule.get("status") or rule.get("drop") or rule.get("latency") or rule.get("hold")):
+            raise ValueError("a fault needs status, drop, latency or hold")
         if rule.get("after") and not (rule.get("status") or rule.get("drop")):
             raise ValueError("after: true needs status or drop")
         entry = dict(rule)
@@ -119,8 +120,31 @@ class Simulator:
         # /v2 requests being served (a fault's latency holds one): tests wait for 0 instead of sleeping
         self.in_flight = 0
         self.flight_lock = threading.Lock()
+        # requests stopped by a `hold` fault until POST /_sim/release: tests order concurrent events by
+        # what happened, not by sleeping
+        self.held = []
+
+    def hold(self, limit=60.0):
+        """Stop this request's thread until ``release`` (or ``limit`` seconds, so nothing hangs for ever)."""
+        event = threading.Event()
+        with self.flight_lock:
+            self.held.append(event)
+        try:
+            event.wait(limit)
+        finally:
+            with self.flight_lock:
+                if event in self.held:
+                    self.held.remove(event)
+
+    def release(self):
+        with self.flight_lock:
+            held, self.held = self.held, []
+        for event in held:
+            event.set()
+        return len(held)
 
     def reset(self):
+        self.release()
         with self.lock:
             self.clock.reset()
             self.account.reset()
@@ -361,6 +385,8 @@ class Handler(BaseHTTPRequestHandler):
             headers["Retry-After"] = str(retry_after)
         if fault and fault.get("latency"):
             time.sleep(float(fault["latency"]))
+        if fault and fault.get("hold"):
+            sim.hold()
         if fault and not fault.get("after") and (fault.get("status") or fault.get("drop")):
             status, body, dropped = self._fault_response(fault, headers)
             notes.append("fault")
@@ -468,10 +494,12 @@ class Handler(BaseHTTPRequestHandler):
         if key == ("GET", "/_sim/state"):
             return 200, sim.account.dump()
         if key == ("GET", "/_sim/requests"):
-            return 200, {"requests": list(sim.log), "in_flight": sim.in_flight}
+            return 200, {"requests": list(sim.log), "in_flight": sim.in_flight, "held": len(sim.held)}
         if key == ("DELETE", "/_sim/requests"):
             sim.log = []
             return 200, {"ok": True}
+        if key == ("POST", "/_sim/release"):
+            return 200, {"released": sim.release()}
         if key == ("POST", "/_sim/faults"):
             return 200, {"fault": sim.faults.add(data)}
         if key == ("GET", "/_sim/faults"):
