@@ -94,10 +94,14 @@ class Simulator:
         return self._call("POST", "/_sim/release")["released"]
 
     def settle(self, timeout=60.0):
-        """Wait until the simulator serves no /v2 request: one a client gave up on (a fault's latency past
-        its http_timeout) lands before the test looks at or resets the state. Waits for an event, not a time."""
+        """Wait until the simulator serves no /v2 request (but those a ``hold`` fault stops: ``release``
+        them first): one a client gave up on (a fault's latency past its http_timeout) lands before the test
+        looks at or resets the state. Waits for an event, not a time."""
         deadline = time.monotonic() + timeout
-        while self._call("GET", "/_sim/requests").get("in_flight"):
+        while True:
+            log = self._call("GET", "/_sim/requests")
+            if log.get("in_flight", 0) <= log.get("held", 0):
+                return
             if time.monotonic() > deadline:
                 raise RuntimeError("the simulator still serves a request after %s s" % timeout)
             time.sleep(0.02)
@@ -189,7 +193,8 @@ def openapi_contract():
 @pytest.fixture
 def sim(simulator):  # pylint: disable=redefined-outer-name
     """The session simulator, reset (empty account, default config, clock at real time)."""
-    simulator.settle()   # a request the previous test's client gave up on lands before the reset
+    simulator.release()  # a request the previous test's client gave up on lands before the reset
+    simulator.settle()
     simulator.reset()
     return simulator
 

@@ -27,14 +27,15 @@ from faults_support import writes  # pylint: disable=import-error
 DAY = 86400
 STEP = 30.0    # simulated seconds the stopped clock moves per API request while a GC runs
 POLL = 0.02
-SLOW = 1.25    # > http_timeout (1 s)
 
 # fault kind -> the rules to inject on (method, path regex); http_retries is 3 (4 attempts)
 FAULTS = {
     "429-retry-after": [dict(status=429, retry_after=30, times=3)],
     "429-no-retry-after": [dict(status=429, times=3)],
     "5xx-burst": [dict(status=500, times=1), dict(status=502, times=1), dict(status=503, times=1)],
-    "slow": [dict(latency=SLOW, times=1)],
+    # slower than http_timeout (1 s): held until the client has given up on it, then served just before the
+    # client's retry (quick_waits releases it), so it always lands between the read-back and the retry
+    "slow": [dict(hold=True, times=1)],
     "dropped": [dict(drop=True, times=2)],
     "after-500": [dict(status=500, after=True, times=1)],
     "after-drop": [dict(drop=True, after=True, times=1)],
