@@ -25,8 +25,21 @@ rm -rf "${out_dir}"
 mkdir -p "${out_dir}"
 
 load_pids=()
+suite_pid=""
 stop_load() {
     local pid
+    # a suite still running (this script was interrupted): its own process group, started below
+    if [[ -n "${suite_pid}" ]]; then
+        kill -TERM -- "-${suite_pid}" 2>/dev/null || true
+        # some test tools handle SIGTERM themselves (ansible-runner): give them 10 s, then SIGKILL
+        for _ in {1..50}; do
+            kill -0 -- "-${suite_pid}" 2>/dev/null || break
+            sleep 0.2
+        done
+        kill -KILL -- "-${suite_pid}" 2>/dev/null || true
+        wait "${suite_pid}" 2>/dev/null || true
+        suite_pid=""
+    fi
     for pid in "${load_pids[@]}"; do
         kill "${pid}" 2>/dev/null || true
     done
@@ -52,12 +65,17 @@ for ((run = 1; run <= runs; run++)); do
     for suite in unit integration; do
         logfile="${out_dir}/run-${run}-${suite}.log"
         start=${SECONDS}
-        if "${REPO_ROOT}/hack/${suite}.sh" >"${logfile}" 2>&1; then
+        # in a process group of its own (setsid), waited on in the background, so that an interrupt
+        # stops the whole suite (ansible-test, the simulator) at once
+        setsid "${REPO_ROOT}/hack/${suite}.sh" >"${logfile}" 2>&1 &
+        suite_pid=$!
+        if wait "${suite_pid}"; then
             result=passed
         else
             result=FAILED
             failures=$((failures + 1))
         fi
+        suite_pid=""
         line="$(printf 'run %d  %-11s %-6s %5ds  %s' "${run}" "${suite}" "${result}" "$((SECONDS - start))" "${logfile#"${REPO_ROOT}"/}")"
         results+=("${line}")
         echo "${line}"
