@@ -9,7 +9,7 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.requirements.stamp
 STAGE := hack/stage.sh
 
-.PHONY: help venv demo test unit integration sanity lint molecule e2e bench clean release
+.PHONY: help venv demo test unit integration sanity lint molecule e2e bench soak clean release
 
 help:
 	@echo "make venv         create or update .venv (Python 3.11) with requirements-dev.txt"
@@ -22,6 +22,7 @@ help:
 	@echo "make molecule     molecule test for every extensions/molecule/* scenario"
 	@echo "make e2e          end to end with a real registry and skopeo (installs them with apt-get as root)"
 	@echo "make bench        run tests/bench/*.py and print their figures"
+	@echo "make soak         unit + integration SOAK_RUNS times (default 3) beside 2 CPU-bound processes"
 	@echo "make clean        remove build/, collections/ and tests/output/"
 	@echo "make release VERSION=X.Y.Z  fold the changelog fragments into release X.Y.Z (hack/release.sh)"
 
@@ -58,6 +59,10 @@ e2e: venv
 
 bench: venv
 	@$(STAGE) bench hack/bench.sh
+
+# Not part of `make test`: proves the suites steady under load (see hack/soak.sh for its settings).
+soak: venv
+	@$(STAGE) soak hack/soak.sh
 
 clean:
 	rm -rf build collections tests/output

@@ -130,3 +130,45 @@ stop_simulator() {
         rm -f "${SIM_LOG}"
     fi
 }
+
+# ---- system packages -----------------------------------------------------------------------------
+
+# install_debian_packages PACKAGE...: apt-get install them (one `apt-get update` per run), as root on a
+# machine with apt-get; anywhere else, fail with the command that would install them.
+install_debian_packages() {
+    (($# > 0)) || return 0
+    if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+        die "missing Debian package(s): $*. Install them (Debian/Ubuntu: sudo apt-get install -y $*), or run this as root on Debian, where it installs them itself"
+    fi
+    log "installing Debian package(s): $* (apt-get)"
+    local output
+    if [[ -z "${DOCR_APT_UPDATED:-}" ]]; then
+        output="$(apt-get update -qq 2>&1)" || die "apt-get update failed: ${output}"
+        DOCR_APT_UPDATED=1
+        export DOCR_APT_UPDATED
+    fi
+    output="$(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" 2>&1)" \
+        || die "apt-get install $* failed: ${output}"
+}
+
+# ensure_debian_packages COMMAND:PACKAGE...: every COMMAND must be on PATH; the Debian PACKAGEs of the
+# missing ones are installed (see install_debian_packages). Example: ensure_debian_packages crontab:cron
+ensure_debian_packages() {
+    local pair command_name package missing=() packages=()
+    for pair in "$@"; do
+        command_name="${pair%%:*}"
+        package="${pair#*:}"
+        [[ -n "${command_name}" && -n "${package}" && "${pair}" == *:* ]] || die "ensure_debian_packages: '${pair}' is not COMMAND:PACKAGE"
+        if ! command -v "${command_name}" >/dev/null 2>&1 && [[ " ${missing[*]} " != *" ${command_name} "* ]]; then
+            missing+=("${command_name}")
+            # one package may provide several commands
+            [[ " ${packages[*]} " == *" ${package} "* ]] || packages+=("${package}")
+        fi
+    done
+    ((${#missing[@]} > 0)) || return 0
+    log "not found: ${missing[*]}"
+    install_debian_packages "${packages[@]}"
+    for command_name in "${missing[@]}"; do
+        command -v "${command_name}" >/dev/null 2>&1 || die "${command_name} is still missing after installing ${packages[*]}"
+    done
+}

@@ -4,6 +4,7 @@
 set -euo pipefail
 # shellcheck source=hack/lib.sh
 source "$(dirname "$0")/lib.sh"
+"${REPO_ROOT}/hack/deps.sh" lint
 use_venv
 use_utf8_locale
 # ansible-lint colours its output even into a pipe; keep CI logs plain
@@ -25,7 +26,5 @@ echo "antsibull-changelog lint-changelog-yaml"
 (cd "${REPO_ROOT}" && antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml)
 
 # The sanity shellcheck test covers hack/*.sh; .ci/run has no .sh suffix.
-if command -v shellcheck >/dev/null 2>&1; then
-    echo "shellcheck .ci/run"
-    (cd "${REPO_ROOT}" && shellcheck -x .ci/run)
-fi
+echo "shellcheck .ci/run"
+(cd "${REPO_ROOT}" && shellcheck -x .ci/run)

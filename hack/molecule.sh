@@ -19,6 +19,7 @@ if ((${#scenario_files[@]} == 0)); then
     exit 0
 fi
 
+"${REPO_ROOT}/hack/deps.sh" molecule
 use_venv
 use_utf8_locale
 trap stop_simulator EXIT

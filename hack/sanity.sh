@@ -16,16 +16,8 @@ if [[ -s "${ignore_file}" ]]; then
     die "tests/sanity/ignore-2.19.txt must stay empty"
 fi
 
-# The shellcheck sanity test needs the tool: install Debian's package if it is missing.
-if ! command -v shellcheck >/dev/null 2>&1; then
-    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
-        log "installing shellcheck (apt)"
-        apt-get update -qq >/dev/null
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null
-    else
-        die "shellcheck is missing: install it (Debian: apt-get install shellcheck)"
-    fi
-fi
+# The shellcheck sanity test needs the tool: hack/deps.sh installs Debian's package if it is missing.
+"${REPO_ROOT}/hack/deps.sh" sanity
 
 # ansible-test bootstraps pip in its venvs with a get-pip script it downloads from a host we cannot
 # reach; give it the offline stand-in under the cache name it looks for.

@@ -4,12 +4,14 @@
 set -euo pipefail
 # shellcheck source=hack/lib.sh
 source "$(dirname "$0")/lib.sh"
+# a Python with venv and ensurepip (Debian: python3-venv)
+"${REPO_ROOT}/hack/deps.sh" venv
 
 pick_python() {
     local candidate
     for candidate in python3.11 python3; do
         # a pyenv shim exists even when it cannot run: try it
-        if command -v "${candidate}" >/dev/null 2>&1 && "${candidate}" -c 'import sys, venv' >/dev/null 2>&1; then
+        if command -v "${candidate}" >/dev/null 2>&1 && "${candidate}" -c 'import sys, venv, ensurepip' >/dev/null 2>&1; then
             echo "${candidate}"
             return 0
         fi

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -76,7 +77,34 @@ class Simulator:
         return self._call("GET", "/_sim/requests")["requests"]
 
     def clear_requests(self):
+        """Empty the request log, once every request already sent has been answered (see ``settle``)."""
+        self.settle()
         self._call("DELETE", "/_sim/requests")
+
+    def wait_held(self, count=1, timeout=60.0):
+        """Wait until ``count`` requests are stopped by ``hold`` faults."""
+        deadline = time.monotonic() + timeout
+        while self._call("GET", "/_sim/requests").get("held", 0) < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError("no request was held within %s s" % timeout)
+            time.sleep(0.02)
+
+    def release(self):
+        """Let the requests held by ``hold`` faults go on; returns how many there were."""
+        return self._call("POST", "/_sim/release")["released"]
+
+    def settle(self, timeout=60.0):
+        """Wait until the simulator serves no /v2 request (but those a ``hold`` fault stops: ``release``
+        them first): one a client gave up on (a fault's latency past its http_timeout) lands before the test
+        looks at or resets the state. Waits for an event, not a time."""
+        deadline = time.monotonic() + timeout
+        while True:
+            log = self._call("GET", "/_sim/requests")
+            if log.get("in_flight", 0) <= log.get("held", 0):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError("the simulator still serves a request after %s s" % timeout)
+            time.sleep(0.02)
 
     def writes(self):
         return [entry for entry in self.requests() if entry["method"] != "GET"]
@@ -98,6 +126,14 @@ class Simulator:
 
     def now(self):
         return self._call("GET", "/_sim/clock")["now"]
+
+    def step_clock(self, seconds):
+        """Stop the clock; from now on it moves ``seconds`` as each API request arrives (0: only ``advance``)."""
+        return self._call("POST", "/_sim/clock", {"speed": 0, "step": seconds})
+
+    def timestamp(self):
+        """The simulated clock, as a Unix timestamp (float)."""
+        return self._call("GET", "/_sim/clock")["timestamp"]
 
     def push(self, **kwargs):
         """Simulated ``docker push``; returns the new manifest, raises :class:`SimulatorAdminError` when refused."""
@@ -157,6 +193,8 @@ def openapi_contract():
 @pytest.fixture
 def sim(simulator):  # pylint: disable=redefined-outer-name
     """The session simulator, reset (empty account, default config, clock at real time)."""
+    simulator.release()  # a request the previous test's client gave up on lands before the reset
+    simulator.settle()
     simulator.reset()
     return simulator
 

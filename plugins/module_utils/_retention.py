@@ -28,9 +28,13 @@ DEFAULT_REQUESTS_PER_MINUTE = 240
 # When the hourly budget (ratelimit-remaining) falls to this, wait for ratelimit-reset.
 HOURLY_RESERVE = 10
 MAX_PACING_WAIT = 60.0
+# Waiting until a request is exactly a minute old is not enough: the API stamps it on arrival, the pacer
+# when the answer is back, and the two clocks round differently (HTTP dates are whole seconds).
+PACING_MARGIN = 1.0
 
-# Replaced in tests by the simulator's clock (the pacer measures time, it does not care whose).
-clock = time.time
+# The clock and the sleep a Pacer uses unless it is given its own (tests give both, from one simulated
+# clock). A monotonic clock: the pacer measures durations, and the wall clock may jump.
+clock = time.monotonic
 sleep = time.sleep
 
 
@@ -181,40 +185,51 @@ def plan_manifests(repository, manifests, protect, protect_digests, keep_last, o
 class Pacer(object):
     """Keeps one token under the per-minute limit, and waits for the hourly reset when it runs low.
 
-    ``tick()`` is called before each request: it sleeps when the last minute already holds
-    ``per_minute`` requests, or when ``api.rate_limit`` says fewer than ``HOURLY_RESERVE`` remain.
+    ``tick()`` is called before each request and only waits: until the request ``per_minute`` places
+    back is more than a minute (plus ``PACING_MARGIN``) old, and for ``ratelimit-reset`` when
+    ``api.rate_limit`` says fewer than ``HOURLY_RESERVE`` requests remain. ``note(count)`` is called
+    when the answer is back and records the requests just made (retries included). Stamping after the
+    answer, never before the send, keeps every stamp later than the API's own (taken on arrival), so a
+    request that travels faster than an earlier one cannot land inside that one's minute.
+
+    ``clock`` and ``sleep`` default to the module's ``clock`` and ``sleep`` (read when the pacer is made).
     """
 
-    def __init__(self, api, per_minute):
+    def __init__(self, api, per_minute, clock=None, sleep=None):
         self.api = api
         self.per_minute = per_minute
+        self.clock = clock or globals()["clock"]
+        self.sleep = sleep or globals()["sleep"]
         self.sent = []
         self.waited = 0.0
         self.waits = 0
 
-    def _wait(self, seconds):
-        seconds = min(MAX_PACING_WAIT, max(0.0, seconds))
+    def _wait(self, seconds, cap=None):
+        seconds = max(0.0, seconds if cap is None else min(cap, seconds))
         if seconds > 0:
             self.waits += 1
             self.waited += seconds
-            sleep(seconds)
+            self.sleep(seconds)
 
     def note(self, count=1):
-        """Record requests sent outside ``tick`` (listings)."""
-        now = clock()
-        self.sent.extend([now] * count)
+        """Record ``count`` requests whose answers just came back."""
+        if count > 0:
+            now = self.clock()
+            self.sent.extend([now] * count)
 
     def tick(self):
+        """Wait, if needed, before the next request. Call ``note`` once its answer is back."""
         if self.per_minute:
-            now = clock()
-            self.sent = [t for t in self.sent if t > now - 60]
+            now = self.clock()
+            self.sent = [t for t in self.sent if t > now - 60 - PACING_MARGIN]
             if len(self.sent) >= self.per_minute:
-                self._wait(self.sent[len(self.sent) - self.per_minute] + 60 - now)
+                # at most a minute and the margin, by construction
+                self._wait(self.sent[len(self.sent) - self.per_minute] + 60 + PACING_MARGIN - now)
         remaining = (self.api.rate_limit or {}).get("remaining")
         reset = (self.api.rate_limit or {}).get("reset")
         if remaining is not None and remaining <= HOURLY_RESERVE and reset:
-            self._wait(reset - self.api.now())
-        self.sent.append(clock())
+            # capped: the next answer's headers tell again, and the client retries a 429 itself
+            self._wait(reset - self.api.now(), cap=MAX_PACING_WAIT)
 
 
 # ---- calls ---------------------------------------------------------------------------------------

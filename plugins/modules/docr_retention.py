@@ -310,7 +310,7 @@ class Retention(Resource):
                     raise DocrError(
                         "Retention of registry %s stopped after %d of %d deletions: %s Run it again to finish."
                         % (self.name, len(done), len(plan), exc.msg), **details)
-                pacer.note(self.api.calls - sent - 1)  # retries count against the limit too
+                pacer.note(self.api.calls - sent)  # stamped now that the answer is back; retries count too
                 done.append(item)
         result["pacing"] = dict(requests=self.api.calls, waits=pacer.waits, waited_seconds=round(pacer.waited, 3))
         result["changed"] = before != after

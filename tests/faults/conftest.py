@@ -3,7 +3,8 @@
 ``run_module`` is the unit harness's (tests/unit/conftest.py); ``api`` gives the common options with a small
 ``http_timeout`` and three retries. ``quick_waits`` turns the client's waits between retries into simulated
 time: each wait the client asks for is recorded, then the simulator's clock is advanced by it, so a
-Retry-After of 30 s or a rate-limit window costs no real time. ``playbook`` runs ansible-playbook against
+Retry-After of 30 s or a rate-limit window costs no real time; a request a ``hold`` fault stopped (a slow one
+the client gave up on) is served before the retry goes out. ``playbook`` runs ansible-playbook against
 the simulator and keeps everything it printed.
 """
 
@@ -38,6 +39,9 @@ def quick_waits(sim, monkeypatch):
         waits.append(seconds)
         if seconds >= 1:
             sim.advance(seconds)
+        # a held (slow) request lands now, after the client gave up on it and before its retry
+        sim.release()
+        sim.settle()
         return 0.0
 
     monkeypatch.setattr(_client.DocrClient, "_wait_for", wait_for)

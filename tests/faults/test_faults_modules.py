@@ -25,16 +25,17 @@ from ansible_collections.dockyard.docr.plugins.modules import (
 from faults_support import writes  # pylint: disable=import-error
 
 DAY = 86400
-FAST = 200.0   # simulated seconds per real second while a GC runs
+STEP = 30.0    # simulated seconds the stopped clock moves per API request while a GC runs
 POLL = 0.02
-SLOW = 1.25    # > http_timeout (1 s)
 
 # fault kind -> the rules to inject on (method, path regex); http_retries is 3 (4 attempts)
 FAULTS = {
     "429-retry-after": [dict(status=429, retry_after=30, times=3)],
     "429-no-retry-after": [dict(status=429, times=3)],
     "5xx-burst": [dict(status=500, times=1), dict(status=502, times=1), dict(status=503, times=1)],
-    "slow": [dict(latency=SLOW, times=1)],
+    # slower than http_timeout (1 s): held until the client has given up on it, then served just before the
+    # client's retry (quick_waits releases it), so it always lands between the read-back and the retry
+    "slow": [dict(hold=True, times=1)],
     "dropped": [dict(drop=True, times=2)],
     "after-500": [dict(status=500, after=True, times=1)],
     "after-drop": [dict(drop=True, after=True, times=1)],
@@ -48,17 +49,8 @@ EXHAUSTED = {
 }
 
 
-_SLOW_IN_FLIGHT = []
-
-
-@pytest.fixture(autouse=True)
-def _settle():
-    """A request delayed past http_timeout is still served after the client gave up on it: let it land
-    before the next test resets the simulator (the client waited at least http_timeout of it already)."""
-    del _SLOW_IN_FLIGHT[:]
-    yield
-    if _SLOW_IN_FLIGHT:
-        time.sleep(SLOW - 1.0 + 0.15)
+# A request delayed past http_timeout is still served after the client gave up on it: ``sim`` (reset) and
+# ``sim.clear_requests()`` wait until the simulator serves nothing (``sim.settle()``), so it lands first.
 
 
 @pytest.fixture
@@ -91,8 +83,6 @@ def drop_runs_the_request(sim):
 def inject(sim, kind, method, path_regex):
     for rule in FAULTS[kind]:
         sim.fault(method=method, path_regex=path_regex, **rule)
-        if rule.get("latency"):
-            _SLOW_IN_FLIGHT.append(rule)
 
 
 def iso(epoch):
@@ -230,7 +220,7 @@ def seed_gc(sim):
             {"size_bytes": 1000, "tags": ["v2"], "updated_at": "2026-01-01T00:00:00Z"},
             {"size_bytes": 4000, "tags": [], "updated_at": "2026-01-01T00:00:00Z"},
         ]}]}]})
-    sim.set_speed(FAST)
+    sim.step_clock(STEP)
 
 
 def gc_args(api, **kw):
@@ -282,7 +272,7 @@ def test_gc_start_gives_up_cleanly(sim, api, run_module, quick_waits, storm, kin
 
 def test_gc_cancel_under_faults(sim, api, run_module, quick_waits):
     seed_gc(sim)
-    sim.set_speed(1.0)
+    sim.step_clock(0)   # the GC stays where it is until the clock moves
     run_module(docr_gc, gc_args(api, wait=False))
     sim.fault(method="PUT", path_regex=r"^/v2/registries/acme/garbage-collection/", status=502, after=True, times=1)
     res = run_module(docr_gc, gc_args(api, state="cancelled", wait=False))
@@ -379,17 +369,30 @@ def test_retention_interrupted_then_finished(sim, api, run_module, quick_waits, 
 # ---- a create that was slow, not lost: it lands after the client gave up, before the client's retry --------
 
 @pytest.fixture
-def slow_retry(monkeypatch):
-    """Every retry waits long enough (real time) for a request delayed past http_timeout to land first."""
+def slow_retry(sim, monkeypatch):
+    """The create is held on arrival until the client has given up on it (http_timeout) and read back in
+    vain; when the client is about to retry, it is let go and served first. The order is fixed by
+    events, not by how long anything takes."""
     from ansible_collections.dockyard.docr.plugins.module_utils import _client
 
-    monkeypatch.setattr(_client.DocrClient, "_wait_for", lambda self, attempt, headers, status: SLOW - 1.0 + 0.3)
+    def land_then_retry(self, attempt, headers, status):  # pylint: disable=unused-argument
+        sim.release()
+        sim.settle()
+        return 0.0
+
+    monkeypatch.setattr(_client.DocrClient, "_wait_for", land_then_retry)
+
+    def hold(path_regex):
+        sim.fault(method="POST", path_regex=path_regex, hold=True, times=1)
+    return hold
 
 
 def test_registry_create_landing_before_the_retry(sim, api, run_module, slow_retry):
-    inject(sim, "slow", "POST", r"^/v2/registries$")
+    slow_retry(r"^/v2/registries$")
     res = run_module(docr_registry, registry_args(api))
     assert res["changed"] is True and not res.failed, res
+    # the held create landed (201) before the retry, which the API refused (409) and a read-back settled
+    assert [r["status"] for r in sim.requests() if r["method"] == "POST" and r["path"] == "/v2/registries"] == [201, 409]
     assert registries(sim) == {"acme": "fra1"}
     sim.clear_requests()
     assert run_module(docr_registry, registry_args(api))["changed"] is False and writes(sim) == []
@@ -397,7 +400,7 @@ def test_registry_create_landing_before_the_retry(sim, api, run_module, slow_ret
 
 def test_gc_start_landing_before_the_retry(sim, api, run_module, slow_retry):
     seed_gc(sim)
-    inject(sim, "slow", "POST", r"^/v2/registries/acme/garbage-collection$")
+    slow_retry(r"^/v2/registries/acme/garbage-collection$")
     res = run_module(docr_gc, gc_args(api))
     assert res["changed"] is True and not res.failed, res
     found = gcs(sim)
@@ -414,16 +417,18 @@ def test_registry_created_concurrently_by_this_account(sim, api, run_module, rac
 
     sim.seed(dict(subscription_tier="basic"))
     path = "/v2/registries/validate-name" if race == "validate-name" else "/v2/registries"
-    sim.fault(method="POST", path=path, latency=0.8, times=1)
+    # this run's request is held on arrival; the other run creates the registry; then it goes on
+    sim.fault(method="POST", path=path, hold=True, times=1)
 
     def other_run():
-        time.sleep(0.4)
+        sim.wait_held()
         sim.http.post(sim.url + "/v2/registries", json=dict(name="acme", region="fra1"),
-                      headers={"Authorization": "Bearer " + api["token"]}, timeout=5)
+                      headers={"Authorization": "Bearer " + api["token"]}, timeout=30)
+        sim.release()
 
     other = threading.Thread(target=other_run)
     other.start()
-    res = run_module(docr_registry, dict(registry_args(api), http_timeout=5))
+    res = run_module(docr_registry, dict(registry_args(api), http_timeout=30))
     other.join()
     assert not res.failed and res["registry"]["name"] == "acme", res
     creates = [r["status"] for r in sim.requests() if r["method"] == "POST" and r["path"] == "/v2/registries"]
@@ -448,16 +453,18 @@ def test_gc_started_concurrently_by_another_run(sim, api, run_module, if_active,
     import threading
 
     seed_gc(sim)
-    sim.fault(method="GET", path="/v2/registries/acme/garbage-collection", latency=0.6, times=1)
+    # this run's read is held on arrival; the other run starts its GC; then the read goes on
+    sim.fault(method="GET", path="/v2/registries/acme/garbage-collection", hold=True, times=1)
 
     def other_run():
-        time.sleep(0.2)
+        sim.wait_held()
         sim.http.post(sim.url + "/v2/registries/acme/garbage-collection", json={"type": "untagged manifests only"},
-                      headers={"Authorization": "Bearer " + api["token"]}, timeout=5)
+                      headers={"Authorization": "Bearer " + api["token"]}, timeout=30)
+        sim.release()
 
     other = threading.Thread(target=other_run)
     other.start()
-    res = run_module(docr_gc, gc_args(api, http_timeout=5, if_active=if_active, min_interval=None))
+    res = run_module(docr_gc, gc_args(api, http_timeout=30, if_active=if_active, min_interval=None))
     other.join()
     found = gcs(sim)
     assert len(found) == 1, found

@@ -14,7 +14,7 @@ from faults_support import REPO, Run, playbook_command, writes  # pylint: disabl
 SITE = os.path.join(REPO, "playbooks", "site.yml")
 GC = os.path.join(REPO, "playbooks", "gc.yml")
 REGIONS = ("nyc3", "sfo3", "ams3")
-FAST = 200.0
+STEP = 30.0   # simulated seconds the stopped clock moves per API request
 
 
 def cluster_id(name):
@@ -117,7 +117,7 @@ def test_two_gc_runs_at_once(sim, tmp_path):
             {"size_bytes": 1000, "tags": ["v2"], "updated_at": "2026-01-01T00:00:00Z"},
             {"size_bytes": 4000, "tags": [], "updated_at": "2026-01-01T00:00:00Z"},
         ]}]}]})
-    sim.set_speed(FAST)
+    sim.step_clock(STEP)
     # min_interval: a run that starts only after the other's GC ended skips instead of starting a second one
     gc_vars = dict(docr_gc_registries=["acme"], docr_gc_poll_interval=0.05, docr_gc_min_interval="1d")
     procs = [start(sim, tmp_path, GC, gc_vars) for _attempt in range(2)]

@@ -1,4 +1,9 @@
-"""The simulated clock: real time plus an offset, running at a configurable speed."""
+"""The simulated clock: real time plus an offset, running at a configurable speed.
+
+For tests that must not depend on how fast the machine is: speed 0 stops it (it then moves only when
+told, by ``advance``), and a ``step`` moves it by that many seconds on every API request, so a
+module that polls a GC sees it progress one step per poll however long the poll took.
+"""
 
 import calendar
 import threading
@@ -37,6 +42,7 @@ class SimClock:
             self._anchor_real = self._real()
             self._anchor_sim = self._anchor_real
             self.speed = 1.0
+            self.step = 0.0
 
     def now(self):
         with self._lock:
@@ -56,10 +62,22 @@ class SimClock:
             self._anchor_real = real
             self.speed = speed
 
+    def set_step(self, seconds):
+        seconds = float(seconds)
+        if seconds < 0:
+            raise ValueError("step must be >= 0")
+        with self._lock:
+            self.step = seconds
+
+    def on_request(self):
+        """Called once per API request, on arrival: a stepping clock moves one step."""
+        with self._lock:
+            self._anchor_sim += self.step
+
     def offset(self):
         """Simulated minus real seconds, right now."""
         return self.now() - self._real()
 
     def describe(self):
         now = self.now()
-        return {"now": iso(now), "timestamp": now, "offset_seconds": round(now - self._real(), 3), "speed": self.speed}
+        return {"now": iso(now), "timestamp": now, "offset_seconds": round(now - self._real(), 3), "speed": self.speed, "step": self.step}

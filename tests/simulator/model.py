@@ -246,6 +246,8 @@ class Account:
             self.clock.advance(float(clock["advance"]))
         if "speed" in clock:
             self.clock.set_speed(float(clock["speed"]))
+        if "step" in clock:
+            self.clock.set_step(float(clock["step"]))
         tier = seed.get("subscription_tier")
         if tier is not None:
             if tier not in TIER_BY_SLUG:

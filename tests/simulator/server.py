@@ -73,7 +73,8 @@ class RateLimiter:
 class Faults:
     """Admin-injected faults, consumed by matching /v2 requests."""
 
-    FIELDS = {"method", "path", "path_regex", "status", "retry_after", "latency", "drop", "times", "after", "message"}
+    FIELDS = {"method", "path", "path_regex", "status", "retry_after", "latency", "drop", "times", "after", "message",
+              "hold"}
 
     def __init__(self):
         self.rules = []
@@ -84,8 +85,8 @@ class Faults:
             raise ValueError("unknown fault fields: %s" % ", ".join(sorted(unknown)))
         if "path" in rule and "path_regex" in rule:
             raise ValueError("give path or path_regex, not both")
-        if not (rule.get("status") or rule.get("drop") or rule.get("latency")):
-            raise ValueError("a fault needs status, drop or latency")
+        if not (rule.get("status") or rule.get("drop") or rule.get("latency") or rule.get("hold")):
+            raise ValueError("a fault needs status, drop, latency or hold")
         if rule.get("after") and not (rule.get("status") or rule.get("drop")):
             raise ValueError("after: true needs status or drop")
         entry = dict(rule)
@@ -131,13 +132,39 @@ class Simulator:
         self.record_lock = threading.Lock()
         self.routes = self._routes()
         self.dataplane = None
+        # /v2 requests being served (a fault's latency holds one): tests wait for 0 instead of sleeping
+        self.in_flight = 0
+        self.flight_lock = threading.Lock()
+        # requests stopped by a `hold` fault until POST /_sim/release: tests order concurrent events by
+        # what happened, not by sleeping
+        self.held = []
 
     def attach_dataplane(self, dataplane):
         """Put a real registry (dataplane.py) behind the account; the simulator becomes its token server."""
         with self.lock:
             self.dataplane = self.account.dataplane = dataplane
 
+    def hold(self, limit=60.0):
+        """Stop this request's thread until ``release`` (or ``limit`` seconds, so nothing hangs for ever)."""
+        event = threading.Event()
+        with self.flight_lock:
+            self.held.append(event)
+        try:
+            event.wait(limit)
+        finally:
+            with self.flight_lock:
+                if event in self.held:
+                    self.held.remove(event)
+
+    def release(self):
+        with self.flight_lock:
+            held, self.held = self.held, []
+        for event in held:
+            event.set()
+        return len(held)
+
     def reset(self):
+        self.release()
         with self.lock:
             self.clock.reset()
             self.account.reset()
@@ -343,7 +370,13 @@ class Handler(BaseHTTPRequestHandler):
         if split.path.startswith("/_sim/") or split.path == "/_sim":
             self._admin(sim, split, raw)
         elif split.path == "/v2" or split.path.startswith("/v2/"):
-            self._api(sim, split, raw)
+            with sim.flight_lock:
+                sim.in_flight += 1
+            try:
+                self._api(sim, split, raw)
+            finally:
+                with sim.flight_lock:
+                    sim.in_flight -= 1
         elif split.path == "/registry/token" and sim.dataplane is not None and self.command == "GET":
             with sim.lock:
                 status, body = sim.dataplane.tokens.answer(sim.account, self.headers.get("Authorization"),
@@ -366,6 +399,7 @@ class Handler(BaseHTTPRequestHandler):
         notes = []
         if self.headers.get(INVALID_ON_PURPOSE_HEADER):
             notes.append("invalid_on_purpose")
+        sim.clock.on_request()  # a stepping clock (POST /_sim/clock {"step": N}) moves N seconds per request
 
         with sim.lock:
             limits = dict(sim.account.rate_limit)
@@ -381,6 +415,8 @@ class Handler(BaseHTTPRequestHandler):
                 headers["Retry-After"] = str(retry_after)
         if fault and fault.get("latency"):
             time.sleep(float(fault["latency"]))
+        if fault and fault.get("hold"):
+            sim.hold()
         if fault and not fault.get("after") and (fault.get("status") or fault.get("drop")):
             status, body, dropped = self._fault_response(fault, headers)
             notes.append("fault")
@@ -488,10 +524,12 @@ class Handler(BaseHTTPRequestHandler):
         if key == ("GET", "/_sim/state"):
             return 200, sim.account.dump()
         if key == ("GET", "/_sim/requests"):
-            return 200, {"requests": list(sim.log)}
+            return 200, {"requests": list(sim.log), "in_flight": sim.in_flight, "held": len(sim.held)}
         if key == ("DELETE", "/_sim/requests"):
             sim.log = []
             return 200, {"ok": True}
+        if key == ("POST", "/_sim/release"):
+            return 200, {"released": sim.release()}
         if key == ("POST", "/_sim/faults"):
             return 200, {"fault": sim.faults.add(data)}
         if key == ("GET", "/_sim/faults"):
@@ -505,10 +543,12 @@ class Handler(BaseHTTPRequestHandler):
                 sim.clock.advance(float(data["advance"]))
             if "speed" in data:
                 sim.clock.set_speed(float(data["speed"]))
+            if "step" in data:
+                sim.clock.set_step(float(data["step"]))
             sim.account.tick()
-            return 200, {"now": iso(sim.clock.now()), "speed": sim.clock.speed}
+            return 200, sim.clock.describe()
         if key == ("GET", "/_sim/clock"):
-            return 200, {"now": iso(sim.clock.now()), "speed": sim.clock.speed}
+            return 200, sim.clock.describe()
         if key == ("POST", "/_sim/push"):
             return sim.account.push(data)
         if key == ("POST", "/_sim/gc"):

@@ -114,10 +114,12 @@ def test_create_repeated_after_429(sim):
 
 def test_timeout_then_success(sim):
     sim.seed({"subscription_tier": "basic", "registries": [{"name": "acme", "region": "nyc3"}]})
-    sim.fault(method="GET", path="/v2/registries/acme", latency=2.5, times=1)
+    # held (not served) until the client has given up on it after its 1 s timeout: no latency to race
+    sim.fault(method="GET", path="/v2/registries/acme", hold=True, times=1)
     api, sleep = make(sim, timeout=1)
     assert api.call("registries.get", "acme")["registry"]["name"] == "acme"
     assert len(sleep.waits) == 1
+    assert sim.release() == 1
 
 
 def test_dropped_connection_then_success(sim):

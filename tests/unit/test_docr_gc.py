@@ -1,7 +1,9 @@
 """docr_gc and docr_gc_info against the simulator, driving its clock.
 
-GC phases take 5/60/30/30 simulated seconds; the tests run the simulated clock fast (``FAST``) and poll
-often (``poll_interval``), so a whole GC takes a fraction of a real second.
+GC phases take 5/60/30/30 simulated seconds. The simulated clock stands still and moves ``STEP`` seconds
+with each API request (``sim.step_clock``), so a GC advances one step per poll however slow the machine is:
+no test races a running clock. ``sim.step_clock(0)`` freezes a GC in its phase; ``sim.advance`` jumps.
+Polls are frequent (``poll_interval``), so a whole GC takes a fraction of a real second.
 """
 
 import pytest
@@ -9,8 +11,8 @@ import pytest
 from ansible_collections.dockyard.docr.plugins.module_utils import _gc
 from ansible_collections.dockyard.docr.plugins.modules import docr_gc, docr_gc_info
 
-FAST = 200.0          # simulated seconds per real second
-POLL = 0.02           # first poll delay, real seconds
+STEP = 30.0           # simulated seconds per API request
+POLL = 0.02           # first poll delay, real seconds (it only paces the polls; it measures nothing)
 OLD = "2026-01-01T00:00:00Z"
 
 
@@ -58,8 +60,9 @@ def args(api, **kw):
 
 @pytest.fixture
 def fast(sim):
+    """The seeded simulator, its clock stepping STEP seconds per request."""
     seed(sim)
-    sim.set_speed(FAST)
+    sim.step_clock(STEP)
     return sim
 
 
@@ -132,7 +135,7 @@ def test_wait_timeout_without_deadline_leaves_it_running(fast, api, run_module):
 
 def test_second_start_while_active(fast, api, run_module):
     sim = fast
-    sim.set_speed(1.0)   # keep the first GC running
+    sim.step_clock(0)   # keep the first GC running: its clock stands still
     first = run_module(docr_gc, args(api, wait=False))
     assert first["changed"] is True and first["garbage_collection"]["status"] not in _gc.TERMINAL_STATUSES
     uuid = first["garbage_collection"]["uuid"]
@@ -154,7 +157,7 @@ def test_second_start_while_active(fast, api, run_module):
     assert res["changed"] is False and res["skipped"] is True
 
     # the default with wait=true: wait for it and report it, start nothing
-    sim.set_speed(FAST)
+    sim.step_clock(STEP)
     res = run_module(docr_gc, args(api))
     assert res["changed"] is False and res["skipped"] is True, res
     assert res["garbage_collection"]["uuid"] == uuid and res["garbage_collection"]["status"] == "succeeded"
@@ -175,9 +178,7 @@ def test_min_interval(fast, api, run_module):
     res = run_module(docr_gc, args(api, min_interval="7d"), check_mode=True)
     assert res["changed"] is False and res["skipped"] is True
 
-    sim.set_speed(1.0)
     sim.advance(8 * 86400)
-    sim.set_speed(FAST)
     res = run_module(docr_gc, args(api, min_interval="7d"))
     assert res["changed"] is True and res["skipped"] is False, res
     assert [g["status"] for g in sim_gcs(sim)] == ["succeeded", "succeeded"]
@@ -193,7 +194,7 @@ def test_min_interval_ignores_failed_runs(fast, api, run_module):
 
 def test_quiet_period(fast, api, run_module):
     sim = fast
-    sim.set_speed(1.0)
+    sim.step_clock(0)
     push_ok(sim, tag="ci-build")
     sim.clear_requests()
     res = run_module(docr_gc, args(api, quiet_period=30))
@@ -204,16 +205,17 @@ def test_quiet_period(fast, api, run_module):
     assert [r["path"] for r in sim.requests()] == ["/v2/registries/acme/garbage-collection", "/v2/registries/acme/repositoriesV2"]
 
     sim.advance(31 * 60)
-    sim.set_speed(FAST)
+    sim.step_clock(STEP)
     res = run_module(docr_gc, args(api, quiet_period=30))
     assert res["changed"] is True and res["garbage_collection"]["status"] == "succeeded", res
 
 
 def test_unknown_status_is_reported_and_waited_on(fast, api, run_module):
     sim = fast
-    sim.set_speed(1.0)
+    sim.step_clock(0)
     started = run_module(docr_gc, args(api, wait=False))
     sim.gc_control(registry="acme", force_status="compacting layers")
+    sim.step_clock(STEP)   # the wait_timeout passes on the API's clock, after one poll
     res = run_module(docr_gc, args(api, wait_timeout=1, poll_interval=0.2))
     assert res["failed"] and "Timed out" in res["msg"] and "compacting layers" in res["msg"], res
     assert "Unexpected" not in res["msg"]
@@ -223,7 +225,7 @@ def test_unknown_status_is_reported_and_waited_on(fast, api, run_module):
 
 def test_cancelled_state(fast, api, run_module):
     sim = fast
-    sim.set_speed(1.0)
+    sim.step_clock(0)
     # none active: no change, no write
     res = run_module(docr_gc, args(api, state="cancelled"))
     assert res["changed"] is False and res["garbage_collection"] is None
@@ -236,7 +238,7 @@ def test_cancelled_state(fast, api, run_module):
     assert res["diff"]["before"]["active_garbage_collection"]["uuid"] == uuid
     assert sim_gcs(sim)[0]["status"] not in _gc.TERMINAL_STATUSES
 
-    sim.set_speed(FAST)
+    sim.step_clock(STEP)
     res = run_module(docr_gc, args(api, state="cancelled"))
     assert res["changed"] is True and res["garbage_collection"]["status"] == "cancelled", res
     assert [g["status"] for g in sim_gcs(sim)] == ["cancelled"]

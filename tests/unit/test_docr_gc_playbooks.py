@@ -38,7 +38,7 @@ def registries(sim):
             {"size_bytes": 3000, "tags": [], "updated_at": "2026-01-01T00:00:00Z"}]}]},
         {"name": "pb-two", "region": "nyc3"},
     ]})
-    sim.set_speed(200)
+    sim.step_clock(30)   # time moves 30 simulated seconds per API request, not with the real clock
     return sim
 
 

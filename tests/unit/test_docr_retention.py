@@ -196,17 +196,38 @@ def test_missing_registry(sim, api, run_module):
     assert sim.writes() == []
 
 
-def test_pacing_under_rate_limit(sim, api, run_module, monkeypatch):
+class SimTime(object):
+    """One clock for the pacer and the simulator: the simulator's clock, stopped, which only the pacer's
+    sleeps move. Nothing depends on how fast this machine is."""
+
+    def __init__(self, sim):
+        sim.step_clock(0)
+        self.sim = sim
+        self.now = sim.timestamp()
+        self.sleeps = []
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.sim.advance(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def sim_time(sim, monkeypatch):
+    """The pacer's clock and sleep are the simulator's stopped clock (``SimTime``)."""
+    time_ = SimTime(sim)
+    monkeypatch.setattr(_retention, "clock", time_.clock)
+    monkeypatch.setattr(_retention, "sleep", time_.sleep)
+    return time_
+
+
+def test_pacing_under_rate_limit(sim, api, run_module, sim_time):
     """20 requests a minute allowed; 29 deletions + 2 listings: the pacer waits, no request gets a 429."""
     seed(sim, builds=30, rate_limit=dict(per_minute=20))
-    offset = [0.0]
-
-    def fake_sleep(seconds):
-        offset[0] += seconds
-        sim.advance(seconds)
-
-    monkeypatch.setattr(_retention, "clock", lambda: time.time() + offset[0])
-    monkeypatch.setattr(_retention, "sleep", fake_sleep)
+    sim_time.now = sim.timestamp()
     sim.clear_requests()
     res = run_module(docr_retention, dict(api, registry="acme", keep_last=0, repositories_include=["web"],
                                           requests_per_minute=20))
@@ -215,24 +236,62 @@ def test_pacing_under_rate_limit(sim, api, run_module, monkeypatch):
     assert tags_of(sim, "web") == {"latest", "build-0"}
     statuses = [r["status"] for r in sim.requests()]
     assert 429 not in statuses and len(statuses) == 31
-    assert res["pacing"]["waits"] >= 1 and res["pacing"]["waited_seconds"] >= 50
-    assert offset[0] == pytest.approx(res["pacing"]["waited_seconds"], abs=0.01)
+    # time moves only by the pacer's waits: 20 requests, then a minute and the margin, then the other 11
+    assert sim_time.sleeps == [60 + _retention.PACING_MARGIN]
+    assert res["pacing"]["waits"] == 1 and res["pacing"]["waited_seconds"] == 60 + _retention.PACING_MARGIN
 
 
-def test_pacing_waits_for_hourly_reset(sim, api, run_module, monkeypatch):
+def test_pacing_waits_for_hourly_reset(sim, api, run_module, sim_time):
     """When ratelimit-remaining is nearly spent, wait until ratelimit-reset (on the API's clock)."""
     seed(sim, builds=4, rate_limit=dict(per_hour=12))
-    waits = []
-
-    def fake_sleep(seconds):
-        waits.append(seconds)
-        sim.advance(seconds)
-
-    monkeypatch.setattr(_retention, "sleep", fake_sleep)
     res = run_module(docr_retention, dict(api, registry="acme", keep_last=0, repositories_include=["web"]))
     assert not res.get("failed"), res
     assert tags_of(sim, "web") == {"latest", "build-0"}
-    assert waits and max(waits) <= _retention.MAX_PACING_WAIT
+    assert 429 not in [r["status"] for r in sim.requests()]
+    assert sim_time.sleeps and max(sim_time.sleeps) <= _retention.MAX_PACING_WAIT
+
+
+class _NoHeaders(object):
+    rate_limit = {}
+
+
+@pytest.mark.parametrize("per_minute", [3, 5, 20])
+def test_pacer_keeps_a_sliding_minute_whatever_the_travel_times(per_minute):
+    """The API counts a request when it arrives; the pacer cannot know when that is. Requests that travel
+    slowly, then fast, must still never put more than ``per_minute`` arrivals in any minute (the pacer once
+    stamped before sending, and a fast request landed inside a slow one's minute)."""
+    now = [1000.0]
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    pacer = _retention.Pacer(_NoHeaders(), per_minute, clock=lambda: now[0], sleep=sleep)
+    arrivals = []
+    for n in range(6 * per_minute):
+        pacer.tick()
+        now[0] += 3.0 if n % per_minute == 0 else 0.01   # on the way: every per_minute-th request is slow
+        arrivals.append(now[0])
+        now[0] += 0.05                                     # served, and the answer travels back
+        pacer.note(1)
+    for arrival in arrivals:
+        in_minute = [a for a in arrivals if arrival - 60 < a <= arrival]
+        assert len(in_minute) <= per_minute, (arrival, in_minute)
+    assert pacer.waits >= 5
+    # and it does not over-wait: six minutes' worth of requests in a little over five minutes
+    assert arrivals[-1] - arrivals[0] < 6 * 66
+
+
+def test_pacer_counts_retries_and_listings():
+    now = [0.0]
+    pacer = _retention.Pacer(_NoHeaders(), 4, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    pacer.note(3)          # a listing that took three pages
+    pacer.tick()
+    pacer.note(1)
+    assert pacer.waits == 0
+    pacer.tick()           # four in the last minute: wait until the oldest is a minute (and the margin) old
+    assert pacer.waits == 1 and now[0] == 60 + _retention.PACING_MARGIN
+    pacer.note(0)
+    assert len(pacer.sent) == 4
 
 
 def test_interrupted_run_is_finished_by_the_next(sim, api, run_module):

@@ -73,7 +73,6 @@ def test_process_refuses_non_loopback_and_stops_on_sigterm():
     bad = subprocess.run([sys.executable, "-m", "tests.simulator", "--host", "0.0.0.0", "--port", "0"],
                          cwd=REPO, capture_output=True, timeout=10, check=False)
     assert bad.returncode == 2 and b"loopback" in bad.stderr
-    started = time.time()
     proc = subprocess.Popen([sys.executable, "-m", "tests.simulator", "--port", "0", "--seed",
                              os.path.join(REPO, "tests", "simulator_seeds", "example.yml")],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -85,8 +84,7 @@ def test_process_refuses_non_loopback_and_stops_on_sigterm():
         assert state["subscription"]["tier_slug"] == "professional"
     finally:
         proc.terminate()
-        assert proc.wait(10) == 0
-    assert time.time() - started < 10
+        assert proc.wait(60) == 0   # it stops on SIGTERM (the bound is generous: a loaded machine is slow)
 
 
 # ---------------------------------------------------------------------- auth, headers, log
@@ -263,6 +261,7 @@ def gc_path(name="acme"):
 
 def test_gc_lifecycle_read_only_and_one_active(sim, api):
     seed_one(sim, tier="basic")
+    sim.step_clock(0)   # the clock moves only by sim.advance: each phase is seen however slow the machine
     first = sim.push(registry="acme", repository="web", tag="latest", size_bytes=1000)
     sim.push(registry="acme", repository="web", tag="latest", size_bytes=2000)
     assert api.get("/v2/registries/acme").json()["registry"]["storage_usage_bytes"] == 3000
@@ -513,6 +512,44 @@ def test_reset_clears_everything(sim, api):
     assert state["clock"]["speed"] == 1.0 and abs(state["clock"]["offset_seconds"]) < 5
     assert sim.faults() == [] and sim.requests() == []
     assert api.get("/v2/registries").status_code == 200
+
+
+def test_stopped_clock_steps_per_request(sim, api):
+    seed_one(sim, tier="basic")
+    sim.step_clock(0)
+    start = sim.timestamp()
+    assert api.post(gc_path()).json()["garbage_collection"]["status"] == "requested"
+    assert api.get(gc_path()).json()["garbage_collection"]["status"] == "requested"   # stopped: it stays
+    assert sim.timestamp() == start
+    clock = sim.step_clock(30)
+    assert clock["speed"] == 0 and clock["step"] == 30
+    seen = [api.get(gc_path()).json()["garbage_collection"]["status"] for _ in range(3)]
+    assert seen == ["waiting for write JWTs to expire", "waiting for write JWTs to expire", "scanning manifests"]
+    assert sim.timestamp() == start + 90          # three API requests; the admin calls do not move it
+    sim.advance(60)
+    assert sim.timestamp() == start + 150
+    sim.reset()
+    assert sim.state()["clock"]["step"] == 0 and sim.state()["clock"]["speed"] == 1.0
+
+
+def test_hold_fault_orders_concurrent_requests(sim, api):
+    """A held request waits, served after whatever the test does meanwhile; settle waits for it."""
+    import threading  # pylint: disable=import-outside-toplevel
+
+    seed_one(sim, tier="basic")
+    sim.fault(method="GET", path="/v2/registries/acme", hold=True, times=1)
+    answers = []
+    thread = threading.Thread(target=lambda: answers.append(api.get("/v2/registries/acme")))
+    thread.start()
+    sim.wait_held()
+    assert sim.requests() == [] and answers == []          # held before it was served
+    assert api.delete("/v2/registries/acme").status_code == 204
+    assert sim.release() == 1
+    sim.settle()
+    thread.join(30)
+    assert answers[0].status_code == 404                    # served after the delete
+    assert [r["method"] for r in sim.requests()] == ["DELETE", "GET"]
+    assert sim.release() == 0
 
 
 def test_clock_speed(sim):
