@@ -20,6 +20,8 @@ needs_of() {
         # the gc_schedule scenario deploys its cron backend here; its wrapper takes a lock with flock,
         # and verify samples the process list with ps
         molecule) echo "crontab:cron flock:util-linux ps:procps" ;;
+        # tests/e2e pushes and pulls real images (skopeo) to a real registry (CNCF distribution 2.8)
+        e2e) echo "docker-registry:docker-registry skopeo:skopeo" ;;
         *) die "hack/deps.sh: unknown stage '$1'" ;;
     esac
 }
@@ -38,7 +40,7 @@ venv_python_ok() {
 
 stages=("$@")
 if ((${#stages[@]} == 0)); then
-    stages=(venv unit integration sanity lint molecule)
+    stages=(venv unit integration sanity lint molecule e2e)
 fi
 pairs=()
 for stage in "${stages[@]}"; do
