@@ -523,7 +523,7 @@ def test_stopped_clock_steps_per_request(sim, api):
     assert sim.timestamp() == start
     clock = sim.step_clock(30)
     assert clock["speed"] == 0 and clock["step"] == 30
-    seen = [api.get(gc_path()).json()["garbage_collection"]["status"] for _ in range(3)]
+    seen = [api.get(gc_path()).json()["garbage_collection"]["status"] for _poll in range(3)]
     assert seen == ["waiting for write JWTs to expire", "waiting for write JWTs to expire", "scanning manifests"]
     assert sim.timestamp() == start + 90          # three API requests; the admin calls do not move it
     sim.advance(60)
