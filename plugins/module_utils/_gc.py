@@ -11,6 +11,7 @@ import re
 import time
 
 from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrApiError, DocrError
+from ansible_collections.dockyard.docr.plugins.module_utils._registry import unless_registry_missing
 
 # Option value -> the string the API takes in the ``type`` body of "Start Garbage Collection".
 # The multi-registry spec omits that body; the legacy endpoint documents it, and the API accepts it on both.
@@ -112,19 +113,27 @@ def get_active(api, registry):
 
 
 def list_gcs(api, registry, limit=None):
-    """The registry's GCs, newest first (``limit`` of them when set: one page when it fits); None when the registry is missing."""
-    if limit:
-        body = api.call("registries.list_garbage_collections", registry, per_page=min(200, max(1, limit)))
-        if body is None:
-            return None
-        items = list(body.get("garbage_collections") or [])
-        more = ((body.get("links") or {}).get("pages") or {}).get("next")
-        if more and len(items) < limit:
-            items = api.paginate("registries.list_garbage_collections", "garbage_collections", registry) or []
-    else:
-        items = api.paginate("registries.list_garbage_collections", "garbage_collections", registry)
-        if items is None:
-            return None
+    """The registry's GCs, newest first (``limit`` of them when set: one page when it fits); None when the registry is missing.
+
+    A 404 on the list means "missing" only when the registry's own GET confirms it (see
+    ``unless_registry_missing``); any other answer without a list is an error.
+    """
+    def listing():
+        if limit:
+            body = api.call("registries.list_garbage_collections", registry, per_page=min(200, max(1, limit)), missing_ok=False)
+            items = body.get("garbage_collections") if isinstance(body, dict) else None
+            if not isinstance(items, list):
+                raise DocrApiError("The DigitalOcean API listed the garbage collections of registry %s without a list."
+                                   % registry, status_code=None)
+            more = ((body.get("links") or {}).get("pages") or {}).get("next")
+            if more and len(items) < limit:
+                items = api.paginate("registries.list_garbage_collections", "garbage_collections", registry)
+            return items
+        return api.paginate("registries.list_garbage_collections", "garbage_collections", registry)
+
+    items = unless_registry_missing(api, registry, listing)
+    if items is None:
+        return None
     gcs = [normalize_gc(item) for item in items]
     gcs.sort(key=lambda gc: parse_time(gc.get("created_at")) or 0, reverse=True)
     return gcs[:limit] if limit else gcs
@@ -185,7 +194,9 @@ def latest_push(api, registry):
 
     repositoriesV2 carries each repository's latest manifest, so this costs one call per 200 repositories.
     """
-    repos = api.paginate("registries.list_repositories_v2", "repositories", registry)
+    repos = unless_registry_missing(api, registry, lambda: api.paginate("registries.list_repositories_v2", "repositories", registry))
+    if repos is None:
+        raise DocrError("Registry %r (option registry) does not exist." % registry)
     newest = None
     for repo in repos or []:
         latest = repo.get("latest_manifest") or {}

@@ -19,6 +19,7 @@ import time
 
 from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrError, DocrInputError
 from ansible_collections.dockyard.docr.plugins.module_utils._gc import format_time, parse_interval, parse_time
+from ansible_collections.dockyard.docr.plugins.module_utils._registry import unless_registry_missing
 
 TARGETS = ("tags", "manifests")
 DEFAULT_PROTECT = ["^latest$"]
@@ -191,18 +192,18 @@ class Pacer(object):
 # ---- calls ---------------------------------------------------------------------------------------
 
 def list_repositories(api, registry):
-    repos = api.paginate("registries.list_repositories_v2", "repositories", registry)
+    repos = unless_registry_missing(api, registry, lambda: api.paginate("registries.list_repositories_v2", "repositories", registry))
     if repos is None:
-        raise DocrError("Registry %r was not found." % registry)
+        raise DocrError("Registry %r (option registry) was not found." % registry)
     return repos
 
 
 def list_tags(api, registry, repository):
-    return api.paginate("registries.list_repository_tags", "tags", registry, repository) or []
+    return api.paginate("registries.list_repository_tags", "tags", registry, repository)
 
 
 def list_manifests(api, registry, repository):
-    return api.paginate("registries.list_repository_manifests", "manifests", registry, repository) or []
+    return api.paginate("registries.list_repository_manifests", "manifests", registry, repository)
 
 
 def delete_item(api, registry, item):
