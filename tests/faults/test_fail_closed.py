@@ -1,0 +1,125 @@
+"""Fail closed (issue 10): odd API answers never read as "absent" or "empty", secrets never in messages, deadlines
+kept under faults, audit trails right. Each test drives real pydo over HTTP against the simulator's fault rules
+and asserts the simulator's state, not just ``changed``."""
+
+import json
+
+import pytest
+
+from ansible_collections.dockyard.docr.plugins.module_utils import _client
+from ansible_collections.dockyard.docr.plugins.module_utils import _registry as reg
+from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrApiError
+from ansible_collections.dockyard.docr.plugins.modules import (
+    docr_gc,
+    docr_gc_info,
+    docr_registry,
+    docr_registry_info,
+)
+
+from faults_support import TOKEN, writes  # pylint: disable=import-error
+
+SEED_WITH_IMAGES = dict(subscription_tier="basic", registries=[dict(name="acme", region="fra1", repositories=[
+    dict(name="web", manifests=[dict(size_bytes=1000, tags=["v1"])])])])
+
+
+def registry_names(sim):
+    return sorted(r["name"] for r in sim.state()["registries"])
+
+
+# ---- item 1: a registry that holds images is never deleted on an anomalous repository count ---------------
+
+def test_delete_refused_when_the_repository_list_answers_404(sim, api, run_module):
+    sim.seed(SEED_WITH_IMAGES)
+    sim.fault(method="GET", path_regex="repositoriesV2$", status=404, times=10)
+    sim.clear_requests()
+    res = run_module(docr_registry, dict(api, name="acme", state="absent"))
+    assert res.failed, res
+    assert "repositor" in res["msg"] and "404" in res["msg"], res["msg"]
+    assert writes(sim) == []
+    assert registry_names(sim) == ["acme"]
+
+
+class _Answers(object):
+    """A client stand-in answering ``call`` with fixed bodies: a 200 without ``meta`` or ``repositories`` is
+    a shape the simulator cannot serve without breaking the OpenAPI contract check of the session."""
+
+    def __init__(self, body):
+        self.body = body
+
+    def call(self, *_args, **_kwargs):
+        return self.body
+
+
+@pytest.mark.parametrize("body", [
+    {}, {"meta": {}}, {"meta": {"total": None}, "repositories": []}, {"meta": {"total": "3"}, "repositories": []},
+    {"meta": {"total": -1}, "repositories": []}, {"meta": {"total": 0}}, {"meta": {"total": True}, "repositories": []}, [],
+])
+def test_repository_count_refuses_every_malformed_answer(body):
+    with pytest.raises(DocrApiError):
+        reg.repository_count(_Answers(body), "acme")
+
+
+def test_repository_count_reads_a_well_formed_answer():
+    assert reg.repository_count(_Answers({"meta": {"total": 7}, "repositories": [{"name": "web"}]}), "acme") == 7
+    assert reg.repository_count(_Answers({"meta": {"total": 0}, "repositories": []}), "acme") == 0
+
+
+def test_empty_registry_still_deleted(sim, api, run_module):
+    sim.seed(dict(subscription_tier="basic", registries=[dict(name="acme", region="fra1")]))
+    res = run_module(docr_registry, dict(api, name="acme", state="absent"))
+    assert not res.failed and res["changed"], res
+    assert registry_names(sim) == []
+
+
+# ---- item 9: an api_url with a path is refused; a 404 on a list is an error -------------------------------
+
+@pytest.mark.parametrize("suffix", ["/v2", "/v2/", "/api", "/?x=1", "#top"])
+@pytest.mark.parametrize("module, args", [
+    (docr_registry, dict(name="acme", state="absent")),
+    (docr_gc, dict(registry="acme", state="cancelled")),
+    (docr_gc_info, dict(registry="acme")),
+])
+def test_api_url_with_a_path_is_refused_by_name(sim, api, run_module, module, args, suffix):
+    sim.seed(SEED_WITH_IMAGES)
+    sim.clear_requests()
+    res = run_module(module, dict(api, api_url=sim.url + suffix, **args))
+    assert res.failed, res
+    assert "api_url" in res["msg"], res["msg"]
+    assert sim.requests() == []
+    assert registry_names(sim) == ["acme"]
+
+
+def test_api_url_root_with_a_slash_is_accepted(sim, api, run_module):
+    sim.seed(SEED_WITH_IMAGES)
+    res = run_module(docr_registry_info, dict(api, api_url=sim.url + "/"))
+    assert not res.failed, res
+    assert [r["name"] for r in res["registries"]] == ["acme"]
+
+
+def test_gc_info_fails_on_a_404_list_of_an_existing_registry(sim, api, run_module):
+    sim.seed(SEED_WITH_IMAGES)
+    sim.fault(method="GET", path_regex="garbage-collections$", status=404, times=10)
+    res = run_module(docr_gc_info, dict(api, registry="acme"))
+    assert res.failed and "404" in res["msg"], res
+
+
+def test_gc_info_still_reports_a_missing_registry(sim, api, run_module):
+    sim.seed(SEED_WITH_IMAGES)
+    res = run_module(docr_gc_info, dict(api, registry="nope"))
+    assert not res.failed and res["registry_exists"] is False, res
+
+
+def test_registry_info_fails_on_a_404_repository_list(sim, api, run_module):
+    sim.seed(SEED_WITH_IMAGES)
+    sim.fault(method="GET", path_regex="repositoriesV2$", status=404, times=10)
+    res = run_module(docr_registry_info, dict(api, repositories=True))
+    assert res.failed and "404" in res["msg"], res
+
+
+def test_gc_min_interval_fails_on_a_404_history_of_an_existing_registry(sim, api, run_module):
+    sim.seed(SEED_WITH_IMAGES)
+    sim.fault(method="GET", path_regex="garbage-collections$", status=404, times=10)
+    sim.clear_requests()
+    res = run_module(docr_gc, dict(api, registry="acme", min_interval="7d", wait=False))
+    assert res.failed and "404" in res["msg"], res
+    assert writes(sim) == []
