@@ -32,6 +32,7 @@ KNOWN_STATUSES = (
 ) + TERMINAL_STATUSES
 
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+MAX_INTERVAL = 10 * 365 * 86400
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -44,7 +45,10 @@ def parse_interval(value, option):
         raise DocrError(
             "%s %r is not a duration: use a number followed by s, m, h, d or w, such as 7d or 12h." % (option, value)
         )
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds > MAX_INTERVAL:
+        raise DocrError("%s %r is longer than ten years; use a duration such as 7d or 12h." % (option, value))
+    return seconds
 
 
 def parse_time(value):

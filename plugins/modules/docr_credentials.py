@@ -167,7 +167,7 @@ import time
 
 from ansible_collections.dockyard.docr.plugins.module_utils import _credentials as cred
 from ansible_collections.dockyard.docr.plugins.module_utils import _registry as reg
-from ansible_collections.dockyard.docr.plugins.module_utils._base import Resource, run_resource
+from ansible_collections.dockyard.docr.plugins.module_utils._base import Resource, check_number, run_resource
 from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrError, DocrInputError
 from ansible_collections.dockyard.docr.plugins.module_utils._gc import format_time
 
@@ -193,12 +193,14 @@ class Credentials(Resource):
         problem = reg.check_name(self.name, "registry")
         if problem:
             raise DocrInputError(problem)
-        if p["expiry_seconds"] < 0:
-            raise DocrInputError("expiry_seconds must be 0 (never expires) or more, got %s." % p["expiry_seconds"])
-        if p["refresh_before"] < 0:
-            raise DocrInputError("refresh_before must be 0 or more seconds, got %s." % p["refresh_before"])
-        if p["dest"] is not None and os.path.isdir(p["dest"]):
-            raise DocrInputError("dest %s is a directory; give the path of the config.json file." % p["dest"])
+        check_number(p["expiry_seconds"], "expiry_seconds", 0, cred.MAX_EXPIRY_SECONDS)
+        check_number(p["refresh_before"], "refresh_before", 0)
+        secret = p["kubernetes_secret"]
+        if secret:
+            cred.check_kubernetes_name(secret["name"], "kubernetes_secret.name", subdomain=True)
+            cred.check_kubernetes_name(secret["namespace"], "kubernetes_secret.namespace", subdomain=False)
+        # dest is checked (type, parent, writability, existing JSON) before the API is asked for anything.
+        cred.check_dest(p["dest"])
 
     def _still_valid(self, marker):
         if marker is None or marker.get("registry") != self.name or bool(marker.get("read_write")) != self.params["read_write"]:
@@ -248,8 +250,8 @@ class Credentials(Resource):
         expires_at = self.api.now() + p["expiry_seconds"] if p["expiry_seconds"] else None
         config = issued
         if dest:
-            config = cred.merged(existing, issued, self.name, p["read_write"], expires_at)
-            cred.write_atomic(dest, config)
+            # Locked, re-read and merged right before the replace: what another run wrote meanwhile is kept.
+            config = cred.update_config(dest, lambda current: cred.merged(current, issued, self.name, p["read_write"], expires_at))
         result.update(issued=True, expires_at=format_time(expires_at), changed=True)
         self._secrets(result, config)
         after = dict(registry=self.name, read_write=p["read_write"], expires_at=format_time(expires_at))

@@ -211,12 +211,14 @@ history:
 
 from ansible_collections.dockyard.docr.plugins.module_utils import _gc
 from ansible_collections.dockyard.docr.plugins.module_utils import _registry as reg
-from ansible_collections.dockyard.docr.plugins.module_utils._base import Resource, run_resource
+from ansible_collections.dockyard.docr.plugins.module_utils._base import MAX_SECONDS, Resource, check_number, run_resource
 from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrError, DocrInputError
 from ansible_collections.dockyard.docr.plugins.module_utils._wait import WaitTimeout, wait_for
 
 # How long to wait for a cancellation to land (the API moves cancelling -> cancelled within seconds).
 CANCEL_WAIT = 300
+MAX_POLL_INTERVAL = 3600
+MAX_HISTORY = 1000
 
 
 def _ago(seconds):
@@ -249,19 +251,14 @@ class GarbageCollection(Resource):
         problem = reg.check_name(self.name, "registry")
         if problem:
             raise DocrInputError(problem)
-        if p["wait_timeout"] <= 0:
-            raise DocrInputError("wait_timeout must be a positive number of seconds, got %s." % p["wait_timeout"])
-        if p["poll_interval"] <= 0:
-            raise DocrInputError("poll_interval must be a positive number of seconds, got %s." % p["poll_interval"])
+        check_number(p["wait_timeout"], "wait_timeout", 0, above_minimum=True)
+        check_number(p["poll_interval"], "poll_interval", 0, MAX_POLL_INTERVAL, above_minimum=True)
         if p["deadline"] is not None:
-            if p["deadline"] <= 0:
-                raise DocrInputError("deadline must be a positive number of seconds, got %s." % p["deadline"])
+            check_number(p["deadline"], "deadline", 0, above_minimum=True)
             if not p["wait"]:
                 raise DocrInputError("deadline needs wait=true: the module can only cancel a GC it is waiting on.")
-        if p["quiet_period"] is not None and p["quiet_period"] < 0:
-            raise DocrInputError("quiet_period must be 0 or more minutes, got %s." % p["quiet_period"])
-        if p["history"] < 0:
-            raise DocrInputError("history must be 0 or more, got %s." % p["history"])
+        check_number(p["quiet_period"], "quiet_period", 0, MAX_SECONDS // 60, unit="minutes")
+        check_number(p["history"], "history", 0, MAX_HISTORY, unit="GCs")
         try:
             self.min_interval = _gc.parse_interval(p["min_interval"], "min_interval")
         except DocrError as exc:
