@@ -114,7 +114,6 @@ def merged(existing, issued, registry, read_write, expires_at):
 
 TEMP_PREFIX = ".docr-config-"
 TEMP_SUFFIX = ".tmp"
-LOCK_NAME = ".docr-config.lock"
 LOCK_WAIT = 30.0
 
 
@@ -178,8 +177,8 @@ def make_dirs(directory):
 
 
 def _lock(directory):
-    """An exclusive lock on the config's directory (a lock file in it), waited on for up to LOCK_WAIT seconds."""
-    fd = os.open(os.path.join(directory, LOCK_NAME), os.O_RDWR | os.O_CREAT, FILE_MODE)
+    """An exclusive lock on the config's directory itself (no lock file is left), waited on for up to LOCK_WAIT seconds."""
+    fd = os.open(directory, os.O_RDONLY)
     waited = 0.0
     while True:
         try:
@@ -188,8 +187,8 @@ def _lock(directory):
         except (IOError, OSError):
             if waited >= LOCK_WAIT:
                 os.close(fd)
-                raise DocrError("dest: another run holds the lock %s; gave up after %d seconds."
-                                % (os.path.join(directory, LOCK_NAME), LOCK_WAIT))
+                raise DocrError("dest: another run holds the lock on directory %s; gave up after %d seconds."
+                                % (directory, LOCK_WAIT))
             time.sleep(0.1)
             waited += 0.1
 

@@ -3,13 +3,16 @@ kept under faults, audit trails right. Each test drives real pydo over HTTP agai
 and asserts the simulator's state, not just ``changed``."""
 
 import json
+import os
+import stat
 
 import pytest
 
-from ansible_collections.dockyard.docr.plugins.module_utils import _client
+from ansible_collections.dockyard.docr.plugins.module_utils import _credentials as cred
 from ansible_collections.dockyard.docr.plugins.module_utils import _registry as reg
 from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrApiError
 from ansible_collections.dockyard.docr.plugins.modules import (
+    docr_credentials,
     docr_gc,
     docr_gc_info,
     docr_registry,
@@ -123,3 +126,87 @@ def test_gc_min_interval_fails_on_a_404_history_of_an_existing_registry(sim, api
     res = run_module(docr_gc, dict(api, registry="acme", min_interval="7d", wait=False))
     assert res.failed and "404" in res["msg"], res
     assert writes(sim) == []
+
+
+# ---- item 5: docr_credentials writes the docker config without losing, exposing or re-owning anything ------
+
+HOST = "registry.digitalocean.com"
+SEED_PLAIN = dict(subscription_tier="basic", registries=[dict(name="acme", region="fra1")])
+
+
+def test_entry_written_by_another_tool_meanwhile_is_kept(sim, api, run_module, tmp_path, monkeypatch):
+    """Another tool writes config.json after the module read it and before it replaced it."""
+    sim.seed(SEED_PLAIN)
+    dest = tmp_path / "docker" / "config.json"
+    dest.parent.mkdir()
+    dest.write_text(json.dumps({"auths": {"ghcr.io": {"auth": "Z2g6eA=="}}}))
+    original = cred.issue
+
+    def issue_then_other_tool_writes(*args, **kwargs):
+        issued = original(*args, **kwargs)
+        config = json.loads(dest.read_text())
+        config["auths"]["quay.io"] = {"auth": "cTp5"}
+        dest.write_text(json.dumps(config))
+        return issued
+
+    monkeypatch.setattr(cred, "issue", issue_then_other_tool_writes)
+    res = run_module(docr_credentials, dict(api, registry="acme", dest=str(dest)))
+    assert not res.failed and res["issued"], res
+    auths = json.loads(dest.read_text())["auths"]
+    assert sorted(auths) == ["ghcr.io", "quay.io", HOST]
+
+
+def test_symlinked_config_is_written_through(sim, api, run_module, tmp_path):
+    sim.seed(SEED_PLAIN)
+    real = tmp_path / "dotfiles" / "docker-config.json"
+    real.parent.mkdir()
+    real.write_text(json.dumps({"auths": {"ghcr.io": {"auth": "Z2g6eA=="}}}))
+    link = tmp_path / "docker" / "config.json"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    res = run_module(docr_credentials, dict(api, registry="acme", dest=str(link)))
+    assert not res.failed, res
+    assert link.is_symlink() and os.readlink(str(link)) == str(real)
+    assert sorted(json.loads(real.read_text())["auths"]) == ["ghcr.io", HOST]
+    assert stat.S_IMODE(os.stat(str(real)).st_mode) == 0o600
+    assert [p.name for p in link.parent.iterdir()] == ["config.json"]
+
+
+def test_stale_temp_files_of_a_killed_run_are_cleaned(sim, api, run_module, tmp_path):
+    sim.seed(SEED_PLAIN)
+    dest = tmp_path / "docker" / "config.json"
+    dest.parent.mkdir()
+    stale = dest.parent / ".docr-config-k1ll3d.tmp"
+    stale.write_text(json.dumps({"auths": {HOST: {"auth": "c2VjcmV0OnJ3"}}}))
+    other = dest.parent / "notes.tmp"
+    other.write_text("not ours")
+    res = run_module(docr_credentials, dict(api, registry="acme", dest=str(dest)))
+    assert not res.failed, res
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["config.json", "notes.tmp"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing a file's owner needs root")
+def test_owner_and_group_of_an_existing_file_are_kept(sim, api, run_module, tmp_path):
+    sim.seed(SEED_PLAIN)
+    dest = tmp_path / "home" / "config.json"
+    dest.parent.mkdir()
+    dest.write_text(json.dumps({"auths": {}}))
+    os.chown(str(dest), 4321, 4322)
+    res = run_module(docr_credentials, dict(api, registry="acme", dest=str(dest)))
+    assert not res.failed, res
+    info = os.stat(str(dest))
+    assert (info.st_uid, info.st_gid) == (4321, 4322)
+    assert stat.S_IMODE(info.st_mode) == 0o600 and HOST in json.loads(dest.read_text())["auths"]
+
+
+def test_missing_parent_directories_are_created_0700_each(sim, api, run_module, tmp_path):
+    sim.seed(SEED_PLAIN)
+    dest = tmp_path / "a" / "b" / "c" / "config.json"
+    old = os.umask(0o022)
+    try:
+        res = run_module(docr_credentials, dict(api, registry="acme", dest=str(dest)))
+    finally:
+        os.umask(old)
+    assert not res.failed, res
+    modes = dict((d.name, stat.S_IMODE(os.stat(str(d)).st_mode)) for d in (dest.parents[2], dest.parents[1], dest.parent))
+    assert modes == {"a": 0o700, "b": 0o700, "c": 0o700}
