@@ -29,6 +29,10 @@ DEFAULT_REQUESTS_PER_MINUTE = 240
 # When the hourly budget (ratelimit-remaining) falls to this, wait for ratelimit-reset.
 HOURLY_RESERVE = 10
 MAX_PACING_WAIT = 60.0
+# The largest keep_last / max_deletions accepted (beyond it, a typo).
+MAX_COUNT = 1000000
+# While deleting, a repository's listing older than this (seconds) is read again before the next deletion.
+RECHECK_SECONDS = 10.0
 
 # Replaced in tests by the simulator's clock (the pacer measures time, it does not care whose).
 clock = time.time
@@ -42,9 +46,24 @@ def compile_protect(patterns, option="protect"):
     for pattern in patterns or []:
         try:
             compiled.append(re.compile(pattern))
-        except re.error as exc:
+        except (re.error, OverflowError, RecursionError, ValueError, TypeError) as exc:
+            # OverflowError: a repeat count too large ("a{99999999999}"); RecursionError: absurd nesting.
             raise DocrInputError("%s: %r is not a valid regular expression (%s)." % (option, pattern, exc))
     return compiled
+
+
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z")
+
+
+def check_digests(digests, option="protect_digests"):
+    """``digests`` normalised (stripped, lower case); raises ``DocrInputError`` naming ``option`` on a malformed one."""
+    result = []
+    for digest in digests or []:
+        value = digest.strip().lower() if isinstance(digest, str) else digest
+        if not isinstance(value, str) or not _DIGEST.match(value):
+            raise DocrInputError("%s: %r is not a manifest digest: use sha256: followed by 64 hexadecimal digits." % (option, digest))
+        result.append(value)
+    return result
 
 
 def check_policy(keep_last, older_than, max_deletions):
@@ -212,6 +231,35 @@ def delete_item(api, registry, item):
         api.call("registries.delete_repository_tag", registry, item["repository"], item["tag"])
     else:
         api.call("registries.delete_repository_manifest", registry, item["repository"], item["digest"])
+
+
+def changed_since_plan(item, fresh):
+    """Why a planned deletion must be skipped given a fresh listing of its repository, or None to go ahead.
+
+    ``fresh`` is the repository's current tags (``target=tags``) or manifests. A tag that now points to
+    another manifest was pushed again after the plan; a manifest that now carries a tag the plan did not
+    see gained one. Either is someone else's new image: never deleted on an old plan.
+    """
+    if item.get("tag") is not None:
+        current = [t for t in fresh if t.get("tag") == item["tag"]]
+        if not current:
+            return "gone", None
+        if current[0].get("manifest_digest") != item.get("digest"):
+            return "moved", current[0].get("manifest_digest")
+        return None, None
+    current = [m for m in fresh if m.get("digest") == item.get("digest")]
+    if not current:
+        return "gone", None
+    if set(current[0].get("tags") or []) - set(item.get("tags") or []):
+        return "tagged", item.get("digest")
+    return None, None
+
+
+def still_present(item, fresh):
+    """True when the item a failed deletion was about is still in ``fresh`` (read back after a lost answer)."""
+    if item.get("tag") is not None:
+        return any(t.get("tag") == item["tag"] and t.get("manifest_digest") == item.get("digest") for t in fresh)
+    return any(m.get("digest") == item.get("digest") for m in fresh)
 
 
 def now_iso(api):

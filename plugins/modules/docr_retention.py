@@ -19,6 +19,9 @@ description:
   - Deleting tags frees no storage by itself; run M(dockyard.docr.docr_gc) afterwards (the
     C(dockyard.docr.gc_schedule) role does both).
   - A plan larger than O(max_deletions) fails before deleting anything and shows the plan.
+  - Right before deleting, each repository's tags (or manifests) are listed again (and again every few seconds
+    while deleting): a tag that moved to another manifest since the plan (pushed again by another job), or a
+    manifest that gained a tag, is skipped and reported in RV(skipped_changed), never deleted.
   - Paces itself under the API rate limit (O(requests_per_minute), and the hourly C(ratelimit-remaining)
     header); 429 answers are retried. An interrupted run, run again, finishes the job (the plan is
     recomputed from the current listings; what is already gone is skipped).
@@ -53,13 +56,23 @@ options:
     description:
       - Regular expressions (searched, so anchor them) of tags that are always kept, with the manifests they
         point to.
+      - Added to the protection of C(latest) (see O(protect_latest)), never instead of it.
+      - Must be a list; a string is refused (it would be split on commas, breaking patterns such as C(^v[0-9]{1,3}$)).
     type: list
     elements: str
-    default: ['^latest$']
+    default: []
+  protect_latest:
+    description:
+      - Always keep the tag C(latest) (and the manifest it points to). Set V(false) to let the policy delete it.
+    type: bool
+    default: true
+    version_added: 0.2.0
   protect_digests:
     description:
       - Manifest digests that must never be deleted or left untagged, such as the images running in your
         clusters.
+      - Each is C(sha256:) followed by 64 hexadecimal digits; surrounding spaces and upper case are normalised,
+        anything else is refused. A digest found in none of the selected repositories gives a warning.
     type: list
     elements: str
     default: []
@@ -136,7 +149,8 @@ RETURN = r"""
 deleted:
   description:
     - What was deleted (in check mode, what would be), oldest first within each repository.
-    - When the run fails part-way, the failure result holds what was deleted before it failed.
+    - When the run fails part-way, the failure result holds what was deleted before it failed; a deletion whose
+      answer was lost is read back and listed when it took effect (RV(unknown) holds any that could not be read).
   returned: always
   type: list
   elements: dict
@@ -196,6 +210,14 @@ repositories_skipped:
   type: list
   elements: str
   sample: [base/debian]
+skipped_changed:
+  description:
+    - Planned deletions skipped because the item changed after the plan - the tag now points to another manifest
+      (RV(skipped_changed[].current_digest)), the manifest gained tags, or it was already gone.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{repository: web, tag: build-7, digest: "sha256:cb8a...", current_digest: "sha256:91fe...", reason: moved}]
 pacing:
   description: How the run paced itself - requests sent, waits made and seconds waited.
   returned: always
@@ -205,7 +227,7 @@ pacing:
 
 from ansible_collections.dockyard.docr.plugins.module_utils import _registry as reg
 from ansible_collections.dockyard.docr.plugins.module_utils import _retention as ret
-from ansible_collections.dockyard.docr.plugins.module_utils._base import Resource, run_resource
+from ansible_collections.dockyard.docr.plugins.module_utils._base import Resource, check_number, run_resource
 from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrError, DocrInputError
 
 
@@ -219,7 +241,8 @@ class Retention(Resource):
         target=dict(type="str", choices=list(ret.TARGETS), default="tags"),
         keep_last=dict(type="int"),
         older_than=dict(type="str"),
-        protect=dict(type="list", elements="str", default=list(ret.DEFAULT_PROTECT)),
+        protect=dict(type="list", elements="str", default=[]),
+        protect_latest=dict(type="bool", default=True),
         protect_digests=dict(type="list", elements="str", default=[]),
         repositories_include=dict(type="list", elements="str", default=[]),
         repositories_exclude=dict(type="list", elements="str", default=[]),
@@ -235,7 +258,11 @@ class Retention(Resource):
         if problem:
             raise DocrInputError(problem)
         self.older_than = ret.check_policy(p["keep_last"], p["older_than"], p["max_deletions"])
-        self.protect = ret.compile_protect(p["protect"])
+        check_number(p["keep_last"], "keep_last", 0, ret.MAX_COUNT, unit="items")
+        check_number(p["max_deletions"], "max_deletions", 0, ret.MAX_COUNT, unit="deletions")
+        self.protect = ret.compile_protect((list(ret.DEFAULT_PROTECT) if p["protect_latest"] else []) + list(p["protect"]))
+        self.protect_digests = ret.check_digests(p["protect_digests"])
+        self._listings = {}  # repository -> (when, its tags or manifests), the latest listing
         if p["requests_per_minute"] < 0:
             raise DocrInputError("requests_per_minute must be 0 or more, got %s." % p["requests_per_minute"])
 
@@ -252,38 +279,85 @@ class Retention(Resource):
         plan, before, after, skipped = [], {}, {}, []
         kept = dict(total=0, protected=0, repositories=0)
         freed = 0
+        seen_digests = set()
         for repo in sorted(repos, key=lambda r: r.get("name") or ""):
             name = repo.get("name")
             if not ret.repository_selected(name, p["repositories_include"], p["repositories_exclude"]):
                 skipped.append(name)
                 continue
             kept["repositories"] += 1
+            items = self._listing(pacer, name)
+            self._listings[name] = (self.api.clock(), items)
             if p["target"] == "tags":
-                items = self._listed(pacer, ret.list_tags, self.name, name)
                 delete, n_kept, n_protected, n_freed = ret.plan_tags(
-                    name, items, self.protect, p["protect_digests"], p["keep_last"], self.older_than, now)
+                    name, items, self.protect, self.protect_digests, p["keep_last"], self.older_than, now)
                 labels = sorted(t.get("tag") for t in items)
+                seen_digests.update(t.get("manifest_digest") for t in items)
             else:
-                items = self._listed(pacer, ret.list_manifests, self.name, name)
                 delete, n_kept, n_protected, n_freed = ret.plan_manifests(
-                    name, items, self.protect, p["protect_digests"], p["keep_last"], self.older_than, now)
+                    name, items, self.protect, self.protect_digests, p["keep_last"], self.older_than, now)
                 labels = sorted(m.get("digest") for m in items)
+                seen_digests.update(m.get("digest") for m in items)
             kept["total"] += n_kept
             kept["protected"] += n_protected
             freed += n_freed
             if delete:
                 delete.reverse()  # oldest first: an interrupted run has removed the oldest
-                gone = set(_label(item) for item in delete)
                 before[name] = labels
-                after[name] = [label for label in labels if label not in gone]
                 plan.extend(delete)
+        unknown = [d for d in self.protect_digests if d not in seen_digests]
+        if unknown:
+            self.docr.warn("protect_digests: %s found in none of the selected repositories of registry %s; check the "
+                           "digests (they protect nothing here)." % (", ".join(unknown), self.name))
         return plan, kept, freed, skipped, before, after
+
+    def _listing(self, pacer, repository):
+        if self.params["target"] == "tags":
+            return self._listed(pacer, ret.list_tags, self.name, repository)
+        return self._listed(pacer, ret.list_manifests, self.name, repository)
+
+    def _fresh(self, pacer, cache, repository):
+        """The repository's current listing, read again when older than RECHECK_SECONDS (on the API's clock)."""
+        entry = cache.get(repository)
+        if entry is None or self.api.clock() - entry[0] > ret.RECHECK_SECONDS:
+            entry = cache[repository] = (self.api.clock(), self._listing(pacer, repository))
+        return entry[1]
+
+    def _delete_all(self, pacer, plan, kept):
+        """Delete the planned items that have not changed since the plan; return (done, skipped_changed)."""
+        done, changed = [], []
+        for item in plan:
+            reason, current = ret.changed_since_plan(item, self._fresh(pacer, self._listings, item["repository"]))
+            if reason is not None:
+                changed.append(dict(item, reason=reason, current_digest=current))
+                continue
+            pacer.tick()
+            sent = self.api.calls
+            try:
+                ret.delete_item(self.api, self.name, item)
+            except DocrError as exc:
+                unknown = []
+                # The answer may be lost while the deletion took effect: read it back before reporting.
+                try:
+                    if not ret.still_present(item, self._listing(pacer, item["repository"])):
+                        done.append(item)
+                except DocrError:
+                    unknown.append(item)
+                details = dict(exc.details)
+                details.update(deleted=done, remaining=len(plan) - len(done) - len(changed), kept=kept,
+                               skipped_changed=changed, unknown=unknown)
+                raise DocrError(
+                    "Retention of registry %s stopped after %d of %d deletions: %s Run it again to finish."
+                    % (self.name, len(done), len(plan), exc.msg), **details)
+            pacer.note(self.api.calls - sent - 1)  # retries count against the limit too
+            done.append(item)
+        return done, changed
 
     def run(self):
         p = self.params
         pacer = ret.Pacer(self.api, p["requests_per_minute"])
         plan, kept, freed, skipped, before, after = self.plan(pacer)
-        result = dict(deleted=plan, kept=kept, freed_bytes_estimate=freed, repositories_skipped=skipped)
+        result = dict(deleted=plan, kept=kept, freed_bytes_estimate=freed, repositories_skipped=skipped, skipped_changed=[])
         if len(plan) > p["max_deletions"]:
             raise DocrError(
                 "The retention plan for registry %s deletes %d %s, more than max_deletions (%d). Nothing was deleted. "
@@ -291,21 +365,15 @@ class Retention(Resource):
                 % (self.name, len(plan), p["target"], p["max_deletions"]),
                 plan=plan, kept=kept, freed_bytes_estimate=freed, deleted=[],
             )
-        done = []
+        done = plan
         if not self.check_mode:
-            for item in plan:
-                pacer.tick()
-                sent = self.api.calls
-                try:
-                    ret.delete_item(self.api, self.name, item)
-                except DocrError as exc:
-                    details = dict(exc.details)
-                    details.update(deleted=done, remaining=len(plan) - len(done), kept=kept)
-                    raise DocrError(
-                        "Retention of registry %s stopped after %d of %d deletions: %s Run it again to finish."
-                        % (self.name, len(done), len(plan), exc.msg), **details)
-                pacer.note(self.api.calls - sent - 1)  # retries count against the limit too
-                done.append(item)
+            done, result["skipped_changed"] = self._delete_all(pacer, plan, kept)
+            result["deleted"] = done
+        gone = {}
+        for item in done:
+            gone.setdefault(item["repository"], set()).add(_label(item))
+        before = dict((name, labels) for name, labels in before.items() if name in gone)
+        after = dict((name, [label for label in labels if label not in gone[name]]) for name, labels in before.items())
         result["pacing"] = dict(requests=self.api.calls, waits=pacer.waits, waited_seconds=round(pacer.waited, 3))
         result["changed"] = before != after
         if self.docr.diff_mode:
