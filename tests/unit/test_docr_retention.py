@@ -197,8 +197,8 @@ def test_missing_registry(sim, api, run_module):
 
 
 def test_pacing_under_rate_limit(sim, api, run_module, monkeypatch):
-    """20 requests a minute allowed; 29 deletions + 2 listings (+ 1 re-listing of the repository after the pacer's wait,
-    to re-check the tags before deleting more): the pacer waits, no request gets a 429."""
+    """20 requests a minute allowed; 29 deletions + 2 listings (+ a re-listing of the repository after each of the
+    pacer's waits, to re-check the tags before deleting more): the pacer waits, no request gets a 429."""
     seed(sim, builds=30, rate_limit=dict(per_minute=20))
     offset = [0.0]
 
@@ -215,7 +215,8 @@ def test_pacing_under_rate_limit(sim, api, run_module, monkeypatch):
     assert len(res["deleted"]) == 29
     assert tags_of(sim, "web") == {"latest", "build-0"}
     statuses = [r["status"] for r in sim.requests()]
-    assert 429 not in statuses and len(statuses) == 32
+    assert 429 not in statuses and len([r for r in sim.requests() if r["method"] == "DELETE"]) == 29
+    assert len(statuses) - 29 in (3, 4)  # the listings: before planning, and again after each of the pacer's waits
     assert res["pacing"]["waits"] >= 1 and res["pacing"]["waited_seconds"] >= 50
     assert offset[0] == pytest.approx(res["pacing"]["waited_seconds"], abs=0.01)
 
