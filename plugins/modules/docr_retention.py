@@ -103,8 +103,9 @@ options:
 notes:
   - In check mode nothing is deleted; RV(deleted) lists exactly what would be, and RV(freed_bytes_estimate) what it
     would free. With C(--diff), the diff shows the tags (or manifests) of each affected repository before and after.
-  - API calls - one per 200 repositories, one per 200 tags (or manifests) of each selected repository, and one per
-    deletion. A second run with nothing left to delete makes no write.
+  - API calls - one per 200 repositories, one per 200 tags (or manifests) of each selected repository, the same again
+    for each repository with deletions (the re-check right before deleting, repeated every 10 seconds while deleting),
+    and one per deletion. A second run with nothing left to delete makes no write.
 extends_documentation_fragment:
   - dockyard.docr.common
   - dockyard.docr.attributes
@@ -287,7 +288,6 @@ class Retention(Resource):
                 continue
             kept["repositories"] += 1
             items = self._listing(pacer, name)
-            self._listings[name] = (self.api.clock(), items)
             if p["target"] == "tags":
                 delete, n_kept, n_protected, n_freed = ret.plan_tags(
                     name, items, self.protect, self.protect_digests, p["keep_last"], self.older_than, now)

@@ -2,9 +2,12 @@
 kept under faults, audit trails right. Each test drives real pydo over HTTP against the simulator's fault rules
 and asserts the simulator's state, not just ``changed``."""
 
+import calendar
+import hashlib
 import json
 import os
 import stat
+import time
 
 import pytest
 
@@ -17,6 +20,7 @@ from ansible_collections.dockyard.docr.plugins.modules import (
     docr_gc_info,
     docr_registry,
     docr_registry_info,
+    docr_retention,
 )
 
 from faults_support import TOKEN, writes  # pylint: disable=import-error
@@ -210,3 +214,133 @@ def test_missing_parent_directories_are_created_0700_each(sim, api, run_module, 
     assert not res.failed, res
     modes = dict((d.name, stat.S_IMODE(os.stat(str(d)).st_mode)) for d in (dest.parents[2], dest.parents[1], dest.parent))
     assert modes == {"a": 0o700, "b": 0o700, "c": 0o700}
+
+
+# ---- items 2, 3, 8: retention never deletes a fresh image, keeps latest, reports what it really deleted -------
+
+DAY = 86400
+
+
+def _digest(*parts):
+    return "sha256:" + hashlib.sha256("/".join(str(p) for p in parts).encode()).hexdigest()
+
+
+def seed_builds(sim, count=5, extra_tags=None):
+    """web: build-0 (oldest, also 'latest') .. build-N (newest), one manifest each."""
+    now = calendar.timegm(time.strptime(sim.now()[:19], "%Y-%m-%dT%H:%M:%S"))
+    manifests = []
+    for n in range(count):
+        tags = ["build-%d" % n] + (["latest"] if n == 0 else []) + list((extra_tags or {}).get(n, []))
+        manifests.append(dict(digest=_digest("web", n), size_bytes=1000 + n, tags=tags,
+                              updated_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - (100 - n) * DAY))))
+    sim.seed(dict(subscription_tier="basic", registries=[dict(name="acme", region="fra1", repositories=[
+        dict(name="web", manifests=manifests)])]))
+
+
+def web_tags(sim):
+    repo = [r for r in sim.state()["registries"][0]["repositories"] if r["name"] == "web"][0]
+    return repo["tags"]
+
+
+def tag_names(sim):
+    return set(web_tags(sim))
+
+
+def test_tag_pushed_again_between_plan_and_delete_is_not_deleted(sim, api, run_module, monkeypatch):
+    """Another CI job pushes build-1 again after the plan: the fresh image keeps its tag, the run reports it."""
+    seed_builds(sim)
+    original = docr_retention.Retention.plan
+
+    def plan_then_ci_pushes(self, pacer):
+        planned = original(self, pacer)
+        sim.push(registry="acme", repository="web", tag="build-1", size_bytes=4242)
+        return planned
+
+    monkeypatch.setattr(docr_retention.Retention, "plan", plan_then_ci_pushes)
+    res = run_module(docr_retention, dict(api, registry="acme", keep_last=1))
+    assert not res.failed, res
+    assert "build-1" in tag_names(sim), "the re-pushed tag was deleted"
+    assert sorted(i["tag"] for i in res["deleted"]) == ["build-2", "build-3"]
+    assert [(i["tag"], i["reason"]) for i in res["skipped_changed"]] == [("build-1", "moved")]
+    assert res["skipped_changed"][0]["current_digest"] != res["skipped_changed"][0]["digest"]
+    assert tag_names(sim) == {"latest", "build-0", "build-1", "build-4"}
+
+
+def test_manifest_that_gained_a_tag_is_not_deleted(sim, api, run_module, monkeypatch):
+    seed_builds(sim)
+    original = docr_retention.Retention.plan
+    tagged = {}
+
+    def plan_then_someone_tags(self, pacer):
+        planned = original(self, pacer)
+        victim = [i for i in planned[0] if "build-2" in i["tags"]][0]
+        tagged["digest"] = victim["digest"]
+        sim.push(registry="acme", repository="web", tag="hotfix", size_bytes=1)  # a new manifest...
+        return planned
+
+    monkeypatch.setattr(docr_retention.Retention, "plan", plan_then_someone_tags)
+    res = run_module(docr_retention, dict(api, registry="acme", keep_last=1, target="manifests"))
+    assert not res.failed, res
+    # the planned manifests had no new tag: all deleted; the new push is newer than the plan and not in it
+    assert "hotfix" in tag_names(sim) and res["skipped_changed"] == []
+
+
+def test_any_protect_value_keeps_latest(sim, api, run_module):
+    seed_builds(sim)
+    res = run_module(docr_retention, dict(api, registry="acme", keep_last=0, protect=["^release-"]))
+    assert not res.failed, res
+    assert "latest" in tag_names(sim) and "build-0" in tag_names(sim)
+    assert "latest" not in [i["tag"] for i in res["deleted"]]
+
+
+def test_latest_deleted_only_when_turned_off_explicitly(sim, api, run_module):
+    seed_builds(sim, count=3)
+    res = run_module(docr_retention, dict(api, registry="acme", keep_last=1, protect_latest=False))
+    assert not res.failed, res
+    assert tag_names(sim) == {"build-2"}
+
+
+def test_protect_as_a_string_is_refused_not_split(sim, api, run_module):
+    seed_builds(sim)
+    sim.clear_requests()
+    res = run_module(docr_retention, dict(api, registry="acme", keep_last=0, protect="^v[0-9]{1,3}$"))
+    assert res.failed and "protect" in res["msg"] and "list" in res["msg"], res
+    assert sim.requests() == [] and "latest" in tag_names(sim)
+
+
+def test_protect_digests_are_normalised_and_protect(sim, api, run_module):
+    seed_builds(sim)
+    wanted = " %s \n" % _digest("web", 2).upper().replace("SHA256:", "sha256:")
+    res = run_module(docr_retention, dict(api, registry="acme", keep_last=0, protect_digests=[wanted]))
+    assert not res.failed, res
+    assert "build-2" in tag_names(sim)
+
+
+def test_unknown_protected_digest_warns(sim, api, run_module):
+    seed_builds(sim, count=2)
+    res = run_module(docr_retention, dict(api, registry="acme", keep_last=5, protect_digests=["sha256:" + "0" * 64]))
+    assert not res.failed, res
+    warnings = json.dumps(res.get("warnings"))
+    assert "protect_digests" in warnings and "0" * 64 in warnings, res
+
+
+def test_deletion_whose_answer_was_lost_is_reported(sim, api, run_module, quick_waits):
+    """The first DELETE goes through but every answer is a 500 (retries exhausted): read back, it is listed."""
+    seed_builds(sim, count=4)
+    sim.fault(method="DELETE", path_regex="/tags/build-1$", status=500, after=True, times=10)
+    res = run_module(docr_retention, dict(api, registry="acme", keep_last=1))
+    assert res.failed, res
+    assert "build-1" not in tag_names(sim)
+    assert [i["tag"] for i in res["deleted"]] == ["build-1"]
+    assert res["unknown"] == []
+    assert quick_waits  # the client retried before giving up
+
+
+def test_lost_answers_then_success_report_every_deletion(sim, api, run_module, quick_waits):
+    seed_builds(sim, count=4)
+    sim.fault(method="DELETE", path_regex="/tags/build-", status=500, after=True, times=2)
+    sim.fault(method="DELETE", path_regex="/tags/build-", drop=True, after=True, times=1)
+    res = run_module(docr_retention, dict(api, registry="acme", keep_last=1))
+    assert not res.failed, res
+    assert sorted(i["tag"] for i in res["deleted"]) == ["build-1", "build-2"]
+    assert tag_names(sim) == {"latest", "build-0", "build-3"}
