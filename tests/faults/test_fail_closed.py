@@ -13,6 +13,7 @@ import pytest
 
 from ansible_collections.dockyard.docr.plugins.module_utils import _credentials as cred
 from ansible_collections.dockyard.docr.plugins.module_utils import _registry as reg
+from ansible_collections.dockyard.docr.plugins.module_utils import _retention as ret
 from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrApiError
 from ansible_collections.dockyard.docr.plugins.modules import (
     docr_credentials,
@@ -266,23 +267,30 @@ def test_tag_pushed_again_between_plan_and_delete_is_not_deleted(sim, api, run_m
     assert tag_names(sim) == {"latest", "build-0", "build-1", "build-4"}
 
 
-def test_manifest_that_gained_a_tag_is_not_deleted(sim, api, run_module, monkeypatch):
+def test_manifest_target_with_a_push_after_the_plan(sim, api, run_module, monkeypatch):
+    """target=manifests: a push after the plan (a new manifest) is not in the plan; the planned ones go."""
     seed_builds(sim)
     original = docr_retention.Retention.plan
-    tagged = {}
 
-    def plan_then_someone_tags(self, pacer):
+    def plan_then_ci_pushes(self, pacer):
         planned = original(self, pacer)
-        victim = [i for i in planned[0] if "build-2" in i["tags"]][0]
-        tagged["digest"] = victim["digest"]
-        sim.push(registry="acme", repository="web", tag="hotfix", size_bytes=1)  # a new manifest...
+        sim.push(registry="acme", repository="web", tag="hotfix", size_bytes=1)
         return planned
 
-    monkeypatch.setattr(docr_retention.Retention, "plan", plan_then_someone_tags)
+    monkeypatch.setattr(docr_retention.Retention, "plan", plan_then_ci_pushes)
     res = run_module(docr_retention, dict(api, registry="acme", keep_last=1, target="manifests"))
     assert not res.failed, res
-    # the planned manifests had no new tag: all deleted; the new push is newer than the plan and not in it
-    assert "hotfix" in tag_names(sim) and res["skipped_changed"] == []
+    assert "hotfix" in tag_names(sim) and res["skipped_changed"] == [] and len(res["deleted"]) == 3
+
+
+@pytest.mark.parametrize("fresh_tags, reason", [
+    (["build-2"], None), (["build-2", "hotfix"], "tagged"), (None, "gone"),
+])
+def test_manifest_that_gained_a_tag_is_skipped(fresh_tags, reason):
+    """The simulator cannot tag an existing manifest (a push makes a new one): the rule, on its own."""
+    item = dict(repository="web", tag=None, digest=_digest("web", 2), tags=["build-2"])
+    fresh = [] if fresh_tags is None else [dict(digest=_digest("web", 2), tags=fresh_tags)]
+    assert ret.changed_since_plan(item, fresh)[0] == reason
 
 
 def test_any_protect_value_keeps_latest(sim, api, run_module):
