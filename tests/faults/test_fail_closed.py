@@ -11,7 +11,9 @@ import time
 
 import pytest
 
+from ansible_collections.dockyard.docr.plugins.module_utils import _client
 from ansible_collections.dockyard.docr.plugins.module_utils import _credentials as cred
+from ansible_collections.dockyard.docr.plugins.module_utils import _gc
 from ansible_collections.dockyard.docr.plugins.module_utils import _registry as reg
 from ansible_collections.dockyard.docr.plugins.module_utils import _retention as ret
 from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrApiError
@@ -352,3 +354,130 @@ def test_lost_answers_then_success_report_every_deletion(sim, api, run_module, q
     assert not res.failed, res
     assert sorted(i["tag"] for i in res["deleted"]) == ["build-1", "build-2"]
     assert tag_names(sim) == {"latest", "build-0", "build-3"}
+
+
+# ---- item 7: docr_gc keeps its deadline on one clock, cancels however polling fails, always names the GC ----
+
+GC_SEED = dict(subscription_tier="basic", registries=[dict(name="acme", region="fra1", repositories=[
+    dict(name="web", manifests=[dict(size_bytes=1000, tags=["v2"], updated_at="2026-01-01T00:00:00Z"),
+                                dict(size_bytes=4000, tags=[], updated_at="2026-01-01T00:00:00Z")])])])
+GC_PATHS = "garbage-collections?$"
+
+
+@pytest.fixture
+def sim_time(sim, monkeypatch):
+    """Every wait of docr_gc (between polls, and the client's retries) is spent on the simulator's clock,
+    which otherwise stands still: the test measures the module's deadline on that clock, not on the wall."""
+    from ansible_collections.dockyard.docr.plugins.module_utils import _wait
+
+    sim.seed(GC_SEED)
+
+    def sim_sleep(seconds):
+        if seconds > 0:
+            sim.advance(seconds)
+
+    original_init = _client.DocrClient.__init__
+
+    def init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        self._sleep = sim_sleep
+
+    monkeypatch.setattr(_client.DocrClient, "__init__", init)
+    monkeypatch.setattr(docr_gc, "wait_for", lambda *a, **k: _wait.wait_for(*a, sleep=sim_sleep, **k))
+    if hasattr(_client.DocrClient, "clock"):
+        monkeypatch.setattr(_client.DocrClient, "clock", _client.DocrClient.now)  # the last Date header: no real time
+    return sim
+
+
+def fault_after_start(sim, monkeypatch, **rule):
+    """Inject ``rule`` right after the GC started (the reads before the start must succeed)."""
+    original = _gc.start
+
+    def start(*args, **kwargs):
+        started = original(*args, **kwargs)
+        sim.fault(**rule)
+        return started
+
+    monkeypatch.setattr(_gc, "start", start)
+
+
+def _iso_epoch(text):
+    return calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S"))
+
+
+def _gc_calls(sim):
+    start = [r for r in sim.requests() if r["method"] == "POST" and r["path"].endswith("/garbage-collection")]
+    cancel = [r for r in sim.requests() if r["method"] == "PUT" and "/garbage-collection/" in r["path"]]
+    return start, cancel
+
+
+def _sim_gc(sim):
+    return [g for g in sim.state()["gcs"] if g["registry_name"] == "acme"]
+
+
+def _registry_read_only(sim):
+    return sim.state()["registries"][0]["read_only"]
+
+
+def _assert_cancelled_after_start(sim, res, deadline):
+    assert res.failed, res
+    gcs = _sim_gc(sim)
+    assert len(gcs) == 1
+    assert res["changed"] is True and res["garbage_collection"]["uuid"] == gcs[0]["uuid"], res
+    start, cancel = _gc_calls(sim)
+    assert len(start) == 1 and len(cancel) >= 1, sim.requests()
+    late = _iso_epoch(cancel[0]["time"]) - _iso_epoch(start[0]["time"])
+    assert deadline <= late <= deadline + 1, "cancelled %s s after the start, deadline %s" % (late, deadline)
+    sim.advance(600)
+    assert gcs[0]["uuid"] == _sim_gc(sim)[0]["uuid"] and _sim_gc(sim)[0]["status"] == "cancelled"
+    assert _registry_read_only(sim) is False
+
+
+def test_deadline_cancels_when_every_poll_fails_503(sim_time, api, run_module, monkeypatch):
+    sim = sim_time
+    fault_after_start(sim, monkeypatch, method="GET", path_regex=GC_PATHS, status=503, times=10000)
+    res = run_module(docr_gc, dict(api, registry="acme", deadline=30, poll_interval=5))
+    _assert_cancelled_after_start(sim, res, 30)
+    assert "deadline=30" in res["msg"] and "cancel" in res["msg"], res["msg"]
+
+
+def test_deadline_kept_under_429_with_long_retry_after(sim_time, api, run_module, monkeypatch):
+    sim = sim_time
+    fault_after_start(sim, monkeypatch, method="GET", path_regex=GC_PATHS, status=429, retry_after=20, times=10000)
+    res = run_module(docr_gc, dict(api, registry="acme", deadline=30, poll_interval=5))
+    _assert_cancelled_after_start(sim, res, 30)
+
+
+def test_deadline_kept_when_polls_recover_late(sim_time, api, run_module, monkeypatch):
+    """Polls fail for a while (503s past the retries), then answer: the deadline still cancels on time."""
+    sim = sim_time
+    fault_after_start(sim, monkeypatch, method="GET", path_regex=GC_PATHS, status=503, times=8)
+    res = run_module(docr_gc, dict(api, registry="acme", deadline=40, poll_interval=5))
+    _assert_cancelled_after_start(sim, res, 40)
+    assert res.get("cancelled_by_deadline") is True and res["garbage_collection"]["status"] == "cancelled", res
+
+
+def test_cancel_at_the_deadline_is_retried(sim_time, api, run_module, monkeypatch):
+    sim = sim_time
+    sim.fault(method="PUT", path_regex="garbage-collection/", status=503, times=6)  # more than one round of retries
+    res = run_module(docr_gc, dict(api, registry="acme", deadline=30, poll_interval=5))
+    assert res.get("cancelled_by_deadline") is True, res
+    sim.advance(600)
+    assert _sim_gc(sim)[0]["status"] == "cancelled" and _registry_read_only(sim) is False
+
+
+def test_cancel_that_never_lands_is_reported_with_the_gc(sim_time, api, run_module, monkeypatch):
+    sim = sim_time
+    sim.fault(method="PUT", path_regex="garbage-collection/", status=503, times=10000)
+    res = run_module(docr_gc, dict(api, registry="acme", deadline=30, poll_interval=5))
+    assert res.failed and res["changed"] is True and res["garbage_collection"]["uuid"], res
+    assert res.get("cancelled_by_deadline") is False and "state=cancelled" in res["msg"], res
+
+
+def test_polling_failure_without_deadline_names_the_started_gc(sim_time, api, run_module, monkeypatch):
+    sim = sim_time
+    fault_after_start(sim, monkeypatch, method="GET", path_regex=GC_PATHS, status=503, times=10000)
+    res = run_module(docr_gc, dict(api, registry="acme", poll_interval=5))
+    assert res.failed, res
+    assert res["changed"] is True and res["garbage_collection"]["uuid"] == _sim_gc(sim)[0]["uuid"], res
+    assert "503" in res["msg"]
