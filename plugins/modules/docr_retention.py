@@ -320,7 +320,14 @@ class Retention(Resource):
         """The repository's current listing, read again when older than RECHECK_SECONDS (on the API's clock)."""
         entry = cache.get(repository)
         if entry is None or self.api.clock() - entry[0] > ret.RECHECK_SECONDS:
-            entry = cache[repository] = (self.api.clock(), self._listing(pacer, repository))
+            pacer.tick()  # paced like a deletion: it is sent while the per-minute budget is in use
+            sent = self.api.calls
+            if self.params["target"] == "tags":
+                items = ret.list_tags(self.api, self.name, repository)
+            else:
+                items = ret.list_manifests(self.api, self.name, repository)
+            pacer.note(self.api.calls - sent - 1)
+            entry = cache[repository] = (self.api.clock(), items)
         return entry[1]
 
     def _delete_all(self, pacer, plan, kept):
