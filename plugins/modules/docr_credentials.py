@@ -38,6 +38,7 @@ options:
   expiry_seconds:
     description:
       - How long the credentials stay valid, in seconds.
+      - At most ten years (315360000).
       - V(0) means they never expire; the module then warns, since such credentials stay valid until the
         token that issued them is revoked.
     type: int
@@ -47,8 +48,13 @@ options:
       - Path of a docker C(config.json) to write the credentials into, such as C(~/.docker/config.json).
       - An existing file is merged into, keeping every other registry's entry and every other key. It must hold
         JSON; otherwise the module fails, naming this option, and changes nothing.
-      - Written with mode C(0600), atomically (a temporary file in the same directory renamed over it).
-        Missing directories are created with mode C(0700).
+      - Written with mode C(0600), atomically (a temporary file in the same directory renamed over it), under a
+        lock on the directory; the file is read again and merged right before it is replaced, so entries another
+        run or tool wrote meanwhile are kept. A symlink is written through to its target; an existing file keeps
+        its owner and group. Temporary files a killed run left (C(.docr-config-*.tmp)) are removed.
+      - Checked before any credentials are issued - not empty, not a directory or a device, an existing file must
+        hold a JSON object, and the nearest existing directory must be writable. Missing directories are created,
+        each with mode C(0700).
     type: path
   refresh_before:
     description:
@@ -70,11 +76,11 @@ options:
     type: dict
     suboptions:
       name:
-        description: Secret name.
+        description: Secret name, a valid Kubernetes name (lowercase letters, digits, C(-) and C(.), at most 253).
         type: str
         required: true
       namespace:
-        description: Secret namespace.
+        description: Secret namespace, a valid Kubernetes namespace (lowercase letters, digits and C(-), at most 63).
         type: str
         default: default
 notes:

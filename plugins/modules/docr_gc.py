@@ -64,6 +64,7 @@ options:
     description:
       - Seconds between the first two status checks while waiting; the interval then grows by half each time,
         up to 60 seconds (or this value, when larger).
+      - A finite number above 0, at most 3600.
     type: float
     default: 5
   if_active:
@@ -81,7 +82,11 @@ options:
       - Seconds after which a GC this task waits on is B(cancelled) if it has not finished, so that the
         registry leaves read-only mode; the module then fails with a message saying so.
       - Use it to keep GC inside a maintenance window. It applies when it is not longer than O(wait_timeout);
-        measured from when the task started waiting.
+        measured from when the task started waiting, on the API's clock (moving on between its answers).
+      - The deadline holds whatever the API does - retries after 429s or errors are not started past it, and
+        when it passes the GC is cancelled (the cancel itself retried) even if every status check failed. A single
+        slow request can overrun it by up to O(http_timeout).
+      - Every failure after this task started a GC returns that GC (RV(garbage_collection.uuid)) and C(changed=true).
       - Needs O(wait=true).
     type: int
   min_interval:
