@@ -23,8 +23,8 @@ options:
     aliases: [api_token, oauth_token]
   api_url:
     description:
-      - Base URL of the DigitalOcean API, its root only (no path such as C(/v2): the modules add the paths; a URL
-        with a path, a query or a fragment, or an empty one, is refused before any request).
+      - Base URL of the DigitalOcean API, its root only, without a path such as C(/v2) (the modules add the paths). A URL
+        with a path, a query or a fragment, or an empty one, is refused before any request.
       - Falls back to the environment variable E(DIGITALOCEAN_API_URL).
       - Plain C(http://) is accepted only for loopback hosts (C(127.0.0.1), C(::1), C(localhost)), such as
         the collection's API simulator; any other host must use C(https://).

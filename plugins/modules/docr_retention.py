@@ -20,7 +20,7 @@ description:
     C(dockyard.docr.gc_schedule) role does both).
   - A plan larger than O(max_deletions) fails before deleting anything and shows the plan.
   - Right before deleting, each repository's tags (or manifests) are listed again (and again every few seconds
-    while deleting): a tag that moved to another manifest since the plan (pushed again by another job), or a
+    while deleting). A tag that moved to another manifest since the plan (pushed again by another job), or a
     manifest that gained a tag, is skipped and reported in RV(skipped_changed), never deleted.
   - Paces itself under the API rate limit (O(requests_per_minute), and the hourly C(ratelimit-remaining)
     header); 429 answers are retried. An interrupted run, run again, finishes the job (the plan is
