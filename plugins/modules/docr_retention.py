@@ -151,7 +151,8 @@ deleted:
   description:
     - What was deleted (in check mode, what would be), oldest first within each repository.
     - When the run fails part-way, the failure result holds what was deleted before it failed; a deletion whose
-      answer was lost is read back and listed when it took effect (RV(unknown) holds any that could not be read).
+      answer was lost is read back and listed when it took effect (the failure's C(unknown) holds any that could not
+        be read back).
   returned: always
   type: list
   elements: dict
@@ -214,7 +215,7 @@ repositories_skipped:
 skipped_changed:
   description:
     - Planned deletions skipped because the item changed after the plan - the tag now points to another manifest
-      (RV(skipped_changed[].current_digest)), the manifest gained tags, or it was already gone.
+      (its C(current_digest)), the manifest gained tags (C(reason=tagged)), or it was already gone (C(reason=gone)).
   returned: always
   type: list
   elements: dict

@@ -26,7 +26,7 @@ from ansible_collections.dockyard.docr.plugins.modules import (
     docr_retention,
 )
 
-from faults_support import TOKEN, writes  # pylint: disable=import-error
+from faults_support import writes  # pylint: disable=import-error
 
 SEED_WITH_IMAGES = dict(subscription_tier="basic", registries=[dict(name="acme", region="fra1", repositories=[
     dict(name="web", manifests=[dict(size_bytes=1000, tags=["v1"])])])])
