@@ -17,11 +17,14 @@ options:
       - Set it once for every module of this collection with
         C(module_defaults) for C(group/dockyard.docr.docr).
       - The token is never logged or returned.
+      - Surrounding whitespace (the newline a YAML C(|) block or a file lookup leaves) is removed. A token that is
+        not a string, or holds whitespace or control characters inside, is refused without showing it.
     type: str
     aliases: [api_token, oauth_token]
   api_url:
     description:
-      - Base URL of the DigitalOcean API.
+      - Base URL of the DigitalOcean API, its root only, without a path such as C(/v2) (the modules add the paths). A URL
+        with a path, a query or a fragment, or an empty one, is refused before any request.
       - Falls back to the environment variable E(DIGITALOCEAN_API_URL).
       - Plain C(http://) is accepted only for loopback hosts (C(127.0.0.1), C(::1), C(localhost)), such as
         the collection's API simulator; any other host must use C(https://).
@@ -34,7 +37,7 @@ options:
     default: true
   http_timeout:
     description:
-      - Seconds to wait for the API to accept a connection, and then for each response.
+      - Seconds to wait for the API to accept a connection, and then for each response. At most 3600.
     type: int
     default: 30
   http_retries:
@@ -46,6 +49,7 @@ options:
       - A 429 over the hourly limit waits for C(ratelimit-reset), when the oldest request of the sliding hour
         expires (at most 60 seconds a wait). When the retries left cannot wait that long, the module fails at
         once and says how many seconds remain.
+      - At most 20.
     type: int
     default: 5
 requirements:

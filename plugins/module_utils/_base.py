@@ -17,13 +17,14 @@ the only place that calls ``exit_json`` or ``fail_json``.
 """
 
 import copy
+import math
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 from ansible.module_utils.common.validation import check_type_dict
 
 from ansible_collections.dockyard.docr.plugins.module_utils import _client
-from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrError
+from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrError, DocrInputError
 
 COMMON_ARGUMENT_SPEC = dict(
     token=dict(
@@ -37,6 +38,26 @@ COMMON_ARGUMENT_SPEC = dict(
     http_timeout=dict(type="int", default=30),
     http_retries=dict(type="int", default=5),
 )
+
+# Upper bounds of the common numeric options: above them a value is a typo, and some would crash a library.
+MAX_HTTP_TIMEOUT = 3600
+MAX_HTTP_RETRIES = 20
+# The longest duration any option takes (ten years): beyond it, dates overflow.
+MAX_SECONDS = 10 * 365 * 86400
+
+
+def check_number(value, option, minimum=0, maximum=MAX_SECONDS, above_minimum=False, unit="seconds"):
+    """Raise ``DocrInputError`` naming ``option`` unless ``value`` is a finite number in range (None passes)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise DocrInputError("%s must be a finite number of %s, got %r." % (option, unit, value))
+    if value < minimum or (above_minimum and value == minimum):
+        raise DocrInputError("%s must be %s %s %s, got %s." % (
+            option, "more than" if above_minimum else "at least", minimum, unit, value))
+    if value > maximum:
+        raise DocrInputError("%s must be at most %s %s, got %s." % (option, maximum, unit, value))
+    return value
 
 
 def merge_specs(*specs):
@@ -58,13 +79,27 @@ class _AnsibleModule(AnsibleModule):
 
     def _load_params(self):
         super(_AnsibleModule, self)._load_params()
+        self._docr_early_error = None
         for name in _names(COMMON_ARGUMENT_SPEC["token"], "token"):
             value = self.params.get(name)
-            if isinstance(value, str) and value:
-                self.no_log_values.add(value)
+            for text in _strings_in(value):
+                self.no_log_values.add(text)
+                if text.strip():
+                    self.no_log_values.add(text.strip())
+            if value is not None and not isinstance(value, str) and self._docr_early_error is None:
+                self._docr_early_error = "%s must be a string; got a %s (its value is not shown)." % (name, type(value).__name__)
+        for option, spec in self.argument_spec.items():
+            if spec.get("type") != "list" or self._docr_early_error is not None:
+                continue
+            for name in _names(spec, option):
+                if isinstance(self.params.get(name), str):
+                    # ansible-core would split it on commas: "^v[0-9]{1,3}$" would become two broken items.
+                    self._docr_early_error = "%s must be a list; got the string %r. Write it as a YAML list." % (name, self.params[name])
 
     def _set_internal_properties(self, *args, **kwargs):
         super(_AnsibleModule, self)._set_internal_properties(*args, **kwargs)
+        if getattr(self, "_docr_early_error", None):
+            self.fail_json(msg=self._docr_early_error)
         for option, spec in self.argument_spec.items():
             if spec.get("options") is None:
                 continue
@@ -86,6 +121,17 @@ def _names(spec, option):
     return [option] + list(spec.get("aliases") or [])
 
 
+def _strings_in(value):
+    """Every string in ``value`` (nested lists and dicts included)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for key, item in value.items() for text in _strings_in(key) + _strings_in(item)]
+    if isinstance(value, (list, tuple, set)):
+        return [text for item in value for text in _strings_in(item)]
+    return [] if value is None else [str(value)]
+
+
 class DocrModule(object):
     """``AnsibleModule`` with the common options, and a client built on first use."""
 
@@ -96,6 +142,10 @@ class DocrModule(object):
             **kwargs
         )
         self.params = self.module.params
+        # The token, stripped of surrounding whitespace once, here: every later use sees the same value.
+        token = self.params.get("token")
+        if isinstance(token, str):
+            self.params["token"] = token.strip()
         self.check_mode = self.module.check_mode
         self.diff_mode = self.module._diff
         self._api = None
@@ -107,11 +157,19 @@ class DocrModule(object):
             self._api = _client.client_from_params(self.params)
         return self._api
 
-    def _check_common(self):
-        if self.params["http_timeout"] <= 0:
-            raise DocrError("http_timeout must be a positive number of seconds, got %s." % self.params["http_timeout"])
-        if self.params["http_retries"] < 0:
-            raise DocrError("http_retries must be 0 or more, got %s." % self.params["http_retries"])
+    def check_common(self):
+        """Validate the common options (before any API call)."""
+        check_number(self.params["http_timeout"], "http_timeout", 0, MAX_HTTP_TIMEOUT, above_minimum=True)
+        check_number(self.params["http_retries"], "http_retries", 0, MAX_HTTP_RETRIES, unit="retries")
+        api_url = self.params.get("api_url")
+        try:
+            _client.check_api_url(_client.DEFAULT_API_URL if api_url is None else api_url)
+        except DocrError as exc:
+            raise DocrInputError(exc.msg)
+        if self.params.get("token") is not None:
+            _client.check_token(self.params["token"])
+
+    _check_common = check_common
 
     def warn(self, msg):
         self.module.warn(msg)
@@ -178,11 +236,15 @@ class StatefulResource(Resource):
 def run_resource(resource_class):
     """Build the module, run the resource, exit or fail: the single exit point of every module."""
     docr = DocrModule(resource_class.argument_spec, **resource_class.module_kwargs)
+    secrets = list(docr.module.no_log_values)
     try:
+        docr.check_common()
         result = resource_class(docr).run()
     except DocrError as exc:
         docr.module.fail_json(**exc.to_result())
     except Exception as exc:  # pylint: disable=broad-except  # anything else is a bug: report it, with its trace
-        docr.module.fail_json(msg="Unexpected error: %s" % exc, exception=traceback.format_exc())
+        # An exception's text may quote a request header (the token): never repeat one.
+        docr.module.fail_json(msg="Unexpected error: %s" % _client.scrub(exc, secrets),
+                              exception=_client.scrub(traceback.format_exc(), secrets))
     result.setdefault("changed", False)
     docr.module.exit_json(**result)

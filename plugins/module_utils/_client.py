@@ -77,16 +77,69 @@ def is_loopback_host(host):
 
 
 def check_api_url(api_url):
-    """Fail before any request when the URL is not https, or plain http to something not loopback."""
-    parts = urlsplit(api_url or "")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise DocrError("api_url must be an http(s) URL such as %s, got %r." % (DEFAULT_API_URL, api_url))
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+    """Fail before any request on a URL that is not the API's root over https (or plain http to loopback).
+
+    The collection adds the ``/v2/...`` paths itself: a URL with a path (``https://api.digitalocean.com/v2``)
+    would turn every answer into a 404, which reads as "absent". So a path, a query, a fragment or
+    credentials in the URL are refused, as is an empty URL.
+    """
+    example = DEFAULT_API_URL
+    if not isinstance(api_url, str) or not api_url.strip():
+        raise DocrError("api_url must be the API's root URL, such as %s; got an empty value." % example)
+    if api_url != api_url.strip() or any(ord(c) < 33 or ord(c) == 127 for c in api_url):
+        raise DocrError("api_url %r holds whitespace or control characters; give the API's root URL, such as %s." % (api_url, example))
+    try:
+        parts = urlsplit(api_url)
+        hostname = parts.hostname
+        parts.port  # pylint: disable=pointless-statement  # raises ValueError on a bad port
+    except ValueError as exc:
+        raise DocrError("api_url %r is not a valid URL (%s); use the API's root URL, such as %s." % (api_url, exc, example))
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise DocrError("api_url must be an http(s) URL such as %s, got %r." % (example, api_url))
+    if parts.username is not None or parts.password is not None:
+        raise DocrError("api_url must not hold a user name or password; pass the token in the 'token' option.")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise DocrError(
+            "api_url %r has a path, query or fragment: give only the API's root, such as %s (the collection adds "
+            "/v2/... itself; with a path every answer would be a 404)." % (api_url, example)
+        )
+    if parts.scheme == "http" and not is_loopback_host(hostname):
         raise DocrError(
             "api_url %r uses plain http to a host that is not loopback. The token would travel unencrypted: "
             "use https. Plain http is accepted only for 127.0.0.1, ::1 and localhost (the simulator)." % api_url
         )
     return api_url.rstrip("/")
+
+
+def check_token(token):
+    """The token with surrounding whitespace removed; fails (never showing it) when it cannot be one.
+
+    A YAML block scalar (``|``) or a file read with ``lookup('file')`` ends with a newline: sent as is, it
+    is refused by the HTTP library with an error that quotes the whole header. Stripped once here, the
+    token is the same everywhere after (the request, the masking of the output).
+    """
+    if token is None:
+        return None
+    if not isinstance(token, str):
+        raise DocrError("token must be a string; got a %s (its value is not shown)." % type(token).__name__)
+    stripped = token.strip()
+    if any(ord(c) < 33 or ord(c) == 127 for c in stripped):
+        raise DocrError("token holds whitespace or control characters inside it; it is not a DigitalOcean API token "
+                        "(its value is not shown).")
+    return stripped
+
+
+def scrub(text, secrets):
+    """``text`` with every secret (and any HTTP header value it quotes) removed, for error messages."""
+    text = "%s" % (text,)
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        for variant in (secret, repr(secret)[1:-1]):
+            if variant:
+                text = text.replace(variant, "********")
+    if "header" in text.lower() or "bearer" in text.lower():
+        # e.g. "Invalid ... header value: 'Bearer ...'": never repeat a header value.
+        return "the HTTP library refused a request header (its value is not shown)"
+    return text
 
 
 class _Lib(object):
@@ -166,17 +219,22 @@ class DocrClient(object):
     """A pydo client plus the collection's error mapping, retries and pagination."""
 
     def __init__(self, token, api_url=DEFAULT_API_URL, validate_certs=True, http_timeout=30, http_retries=5, sleep=time.sleep):
+        token = check_token(token)
         if not token:
             raise DocrError(
                 "No DigitalOcean API token. Set the 'token' option (or module_defaults for group/dockyard.docr.docr), "
                 "or one of the environment variables %s." % ", ".join(TOKEN_ENV_VARS)
             )
         self.api_url = check_api_url(api_url)
+        self._secrets = (token,)
         self.http_retries = max(0, int(http_retries))
         self.http_timeout = http_timeout
         self._sleep = sleep
         self.rate_limit = {}
         self.server_time = None
+        self._observed_at = None
+        # A time on ``clock()`` after which no retry is started (the GC deadline); None: no limit.
+        self.retry_until = None
         self.calls = 0
         if LIB.load() is not None:
             raise DocrError(missing_required_lib("pydo", url="https://pypi.org/project/pydo/"), exception=str(LIB.error))
@@ -207,6 +265,7 @@ class DocrClient(object):
         if date:
             try:
                 self.server_time = email.utils.parsedate_to_datetime(date).timestamp()
+                self._observed_at = time.monotonic()
             except (TypeError, ValueError, IndexError):
                 pass
 
@@ -228,6 +287,16 @@ class DocrClient(object):
         if not reset:
             return None
         return max(0.0, reset - self.now())
+
+    def clock(self):
+        """``now()`` moved on by the monotonic time since the last Date header arrived.
+
+        The clock for deadlines: it follows the API's clock (the one GC timestamps use) and keeps moving
+        while no answer comes (a slow answer, retries), unlike ``now()``, which stands still between answers.
+        """
+        if self.server_time is None or self._observed_at is None:
+            return time.time()
+        return self.server_time + max(0.0, time.monotonic() - self._observed_at)
 
     def _wait_for(self, attempt, headers, status):
         """Seconds to wait before attempt number ``attempt + 1``."""
@@ -332,14 +401,20 @@ class DocrClient(object):
                     status_code=429, error_id=(body or {}).get("id") if isinstance(body, dict) else None,
                     retry_in_seconds=int(hourly + 0.999),
                 )
+            wait = None
+            if safe and attempt < self.http_retries:
+                wait = self._wait_for(attempt, headers, status)
+                if self.retry_until is not None and self.clock() + wait > self.retry_until:
+                    safe = False  # the caller's deadline comes first: it decides what to do next
             if not safe or attempt >= self.http_retries:
                 if failure in ("unsent", "lost"):
                     raise DocrApiError(
-                        "Could not reach the DigitalOcean API for %s after %d attempts: %s" % (what, attempt + 1, body),
+                        "Could not reach the DigitalOcean API for %s after %d attempts: %s"
+                        % (what, attempt + 1, scrub(body, self._secrets)),
                         status_code=None,
                     )
                 raise self._error(status, body if isinstance(body, dict) else None, headers, what)
-            self._sleep(self._wait_for(attempt, headers, status))
+            self._sleep(wait)
             attempt += 1
 
     # ---- public API ------------------------------------------------------------------------------
@@ -397,14 +472,25 @@ class DocrClient(object):
         return data if status != 204 else None
 
     def paginate(self, operation, key, *args, **kwargs):
-        """All items under ``key`` across pages (page numbers or ``page_token``), largest pages first."""
+        """All items under ``key`` across pages (page numbers or ``page_token``), largest pages first.
+
+        A list endpoint has no "not found" to turn into a value: a 404 (the parent object is gone, or the
+        URL is wrong) raises ``DocrApiError`` with ``status_code=404``, and so does a page without ``key``
+        as a list. Callers that can tell "the parent is gone" from "something is wrong" ask the parent
+        (a single-object GET, where a 404 is documented) after such a 404.
+        """
         kwargs.setdefault("per_page", MAX_PER_PAGE)
+        kwargs["missing_ok"] = False
         items = []
         while True:
             body = self.call(operation, *args, **kwargs)
-            if body is None:
-                return None if not items else items
-            items.extend(body.get(key) or [])
+            page = body.get(key) if isinstance(body, dict) else None
+            if not isinstance(page, list):
+                raise DocrApiError(
+                    "The DigitalOcean API answered %s without a list of %s; refusing to read that as an empty list."
+                    % (operation, key), status_code=None,
+                )
+            items.extend(page)
             next_url = ((body.get("links") or {}).get("pages") or {}).get("next")
             if not next_url:
                 return items
@@ -422,7 +508,7 @@ def client_from_params(params):
     """Build the client from the common options of a module."""
     return DocrClient(
         token=params.get("token"),
-        api_url=params.get("api_url") or DEFAULT_API_URL,
+        api_url=params.get("api_url") if params.get("api_url") is not None else DEFAULT_API_URL,
         validate_certs=params.get("validate_certs", True),
         http_timeout=params.get("http_timeout") or 30,
         http_retries=params.get("http_retries") if params.get("http_retries") is not None else 5,

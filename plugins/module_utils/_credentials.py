@@ -10,18 +10,23 @@ this collection issued: the registry name, read_write, when the credentials expi
 """
 
 import base64
+import fcntl
 import hashlib
 import json
 import os
+import re
 import stat
 import tempfile
+import time
 
-from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrError
+from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrError, DocrInputError
 from ansible_collections.dockyard.docr.plugins.module_utils._gc import format_time, parse_time
 from ansible_collections.dockyard.docr.plugins.module_utils._registry import REGISTRY_HOST
 
 MARKER_KEY = "dockyard.docr"
 FILE_MODE = 0o600
+# The longest expiry accepted (ten years); 0 means "never expires".
+MAX_EXPIRY_SECONDS = 10 * 365 * 86400
 
 
 def fingerprint(auth):
@@ -105,20 +110,155 @@ def merged(existing, issued, registry, read_write, expires_at):
     return config
 
 
-def write_atomic(path, data):
+# ---- the docker config file (dest): checked before any API call, then locked, re-read, merged, replaced ----
+
+TEMP_PREFIX = ".docr-config-"
+TEMP_SUFFIX = ".tmp"
+LOCK_WAIT = 30.0
+
+
+def check_dest(path):
+    """The real path ``dest`` writes to (through symlinks); raises ``DocrInputError`` naming ``dest``.
+
+    Run before the API is asked for credentials, so a destination that cannot be written never costs a
+    credential: not empty, not a directory or a device, an existing file readable and holding a JSON object,
+    and the nearest existing parent a writable directory.
+    """
+    if path is None:
+        return None
+    if not isinstance(path, str) or not path.strip():
+        raise DocrInputError("dest must be the path of a docker config.json file; got an empty value.")
+    target = os.path.realpath(path)
+    if os.path.lexists(target):
+        try:
+            info = os.stat(target)
+        except OSError as exc:
+            raise DocrInputError("dest %s cannot be examined: %s" % (path, exc.strerror))
+        if stat.S_ISDIR(info.st_mode):
+            raise DocrInputError("dest %s is a directory; give the path of the config.json file." % path)
+        if not stat.S_ISREG(info.st_mode):
+            raise DocrInputError("dest %s is not a regular file (a device, a pipe or a socket); give the path of a "
+                                 "config.json file." % path)
+        if not os.access(target, os.R_OK | os.W_OK):
+            raise DocrInputError("dest %s is not readable and writable by this user." % path)
+        try:
+            read_config(target)
+        except DocrError as exc:
+            raise DocrInputError(exc.msg)
+    parent = os.path.dirname(target)
+    while not os.path.lexists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise DocrInputError("dest %s cannot be created: %s is not a directory." % (path, parent))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise DocrInputError("dest %s cannot be written: directory %s is not writable by this user." % (path, parent))
+    return target
+
+
+def make_dirs(directory):
+    """Create ``directory`` and every missing parent, each with mode 0700 (whatever the umask)."""
+    missing = []
+    while directory and not os.path.isdir(directory):
+        missing.append(directory)
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    for path in reversed(missing):
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            if not os.path.isdir(path):
+                raise DocrError("Cannot create the directory of dest: %s is not a directory." % path)
+            continue
+        except OSError as exc:
+            raise DocrError("Cannot create the directory %s of dest: %s" % (path, exc.strerror))
+        os.chmod(path, 0o700)
+
+
+def _lock(directory):
+    """An exclusive lock on the config's directory itself (no lock file is left), waited on for up to LOCK_WAIT seconds."""
+    fd = os.open(directory, os.O_RDONLY)
+    waited = 0.0
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except (IOError, OSError):
+            if waited >= LOCK_WAIT:
+                os.close(fd)
+                raise DocrError("dest: another run holds the lock on directory %s; gave up after %d seconds."
+                                % (directory, LOCK_WAIT))
+            time.sleep(0.1)
+            waited += 0.1
+
+
+def _unlock(fd):
+    try:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def clean_stale_temps(directory):
+    """Remove this collection's temporary files left by a run killed between write and rename (under the lock)."""
+    removed = []
+    for name in os.listdir(directory):
+        if not (name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX)):
+            continue
+        path = os.path.join(directory, name)
+        try:
+            if os.lstat(path).st_uid == os.geteuid() and stat.S_ISREG(os.lstat(path).st_mode):
+                os.unlink(path)
+                removed.append(name)
+        except OSError:
+            pass
+    return removed
+
+
+def update_config(path, change):
+    """Apply ``change(current) -> new`` to the docker config at ``path``; return the new config.
+
+    The file is locked, re-read and merged right before it is replaced, so an entry another run (or tool)
+    wrote since the first read is kept. A symlink is written through to its target; an existing file keeps
+    its owner and group (a run as root on a user's file leaves it the user's); the mode is 0600.
+    """
+    target = os.path.realpath(path)
+    directory = os.path.dirname(target)
+    make_dirs(directory)
+    fd = _lock(directory)
+    try:
+        clean_stale_temps(directory)
+        current = read_config(target)
+        data = change(current)
+        owner = None
+        try:
+            info = os.stat(target)
+            owner = (info.st_uid, info.st_gid)
+        except OSError:
+            pass
+        write_atomic(target, data, owner)
+    finally:
+        _unlock(fd)
+    return data
+
+
+def write_atomic(path, data, owner=None):
     """Write JSON ``data`` to ``path`` with mode 0600: a temp file in the same directory, fsync, rename.
 
-    A crash leaves either the old file or the new one, never half of one.
+    A crash leaves either the old file or the new one, never half of one. ``owner`` is ``(uid, gid)`` to
+    give the new file (that of the file it replaces).
     """
     directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        try:
-            os.makedirs(directory, 0o700)
-        except OSError as exc:
-            raise DocrError("Cannot create the directory of dest %s: %s" % (path, exc))
-    fd, tmp = tempfile.mkstemp(prefix=".docr-config-", suffix=".tmp", dir=directory)
+    make_dirs(directory)
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=directory)
     try:
         os.fchmod(fd, FILE_MODE)
+        if owner is not None and owner != (os.geteuid(), os.getegid()):
+            try:
+                os.fchown(fd, owner[0], owner[1])
+            except OSError:
+                pass  # not root: the file stays ours, as it was written by us
         with os.fdopen(fd, "w") as handle:
             json.dump(data, handle, indent=2, sort_keys=True)
             handle.write("\n")
@@ -154,6 +294,22 @@ def expiry_of(marker):
         return None
     when = parse_time(marker.get("expires_at"))
     return False if when is None else when
+
+
+# Kubernetes object names: a Secret's name is a DNS-1123 subdomain, a namespace a DNS-1123 label.
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
+
+
+def check_kubernetes_name(value, option, subdomain):
+    """Raise ``DocrInputError`` naming ``option`` unless ``value`` is a valid Kubernetes name."""
+    limit = 253 if subdomain else 63
+    labels = value.split(".") if subdomain and isinstance(value, str) else [value]
+    if (not isinstance(value, str) or not value or len(value) > limit
+            or not all(isinstance(label, str) and label and len(label) <= 63 and _DNS_LABEL.match(label) for label in labels)):
+        raise DocrInputError(
+            "%s %r is not a valid Kubernetes %s: use at most %d lowercase letters, digits and '-'%s, starting and ending "
+            "with a letter or digit." % (option, value, "name" if subdomain else "namespace", limit, " (and '.')" if subdomain else "")
+        )
 
 
 def secret_manifest(config, name, namespace):

@@ -10,7 +10,9 @@ import calendar
 import re
 import time
 
+from ansible_collections.dockyard.docr.plugins.module_utils._base import MAX_SECONDS, check_number
 from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrApiError, DocrError
+from ansible_collections.dockyard.docr.plugins.module_utils._registry import unless_registry_missing
 
 # Option value -> the string the API takes in the ``type`` body of "Start Garbage Collection".
 # The multi-registry spec omits that body; the legacy endpoint documents it, and the API accepts it on both.
@@ -44,30 +46,37 @@ RUN_OPTIONS = dict(
 )
 
 
+# Upper bounds of the GC options (beyond them, a typo).
+MAX_POLL_INTERVAL = 3600
+MAX_HISTORY = 1000
+
+
 def run_option_problems(p):
     """Every problem with the (type-checked) RUN_OPTIONS in ``p``, as messages naming the option."""
+    checks = [
+        lambda: check_number(p["wait_timeout"], "wait_timeout", 0, above_minimum=True),
+        lambda: check_number(p["poll_interval"], "poll_interval", 0, MAX_POLL_INTERVAL, above_minimum=True),
+        lambda: check_number(p["deadline"], "deadline", 0, above_minimum=True),
+        lambda: check_number(p["quiet_period"], "quiet_period", 0, MAX_SECONDS // 60, unit="minutes"),
+        lambda: parse_interval(p["min_interval"], "min_interval"),
+    ]
+    if "history" in p:
+        checks.append(lambda: check_number(p["history"], "history", 0, MAX_HISTORY, unit="GCs"))
     problems = []
-    if p["wait_timeout"] <= 0:
-        problems.append("wait_timeout must be a positive number of seconds, got %s." % p["wait_timeout"])
-    if p["poll_interval"] <= 0:
-        problems.append("poll_interval must be a positive number of seconds, got %s." % p["poll_interval"])
-    if p["deadline"] is not None:
-        if p["deadline"] <= 0:
-            problems.append("deadline must be a positive number of seconds, got %s." % p["deadline"])
-        if not p["wait"]:
-            problems.append("deadline needs wait=true: the module can only cancel a GC it is waiting on.")
-    if p["quiet_period"] is not None and p["quiet_period"] < 0:
-        problems.append("quiet_period must be 0 or more minutes, got %s." % p["quiet_period"])
-    try:
-        parse_interval(p["min_interval"], "min_interval")
-    except DocrError as exc:
-        problems.append(exc.msg)
+    for check in checks:
+        try:
+            check()
+        except DocrError as exc:
+            problems.append(exc.msg)
+    if p["deadline"] is not None and not p["wait"]:
+        problems.append("deadline needs wait=true: the module can only cancel a GC it is waiting on.")
     if p["if_active"] == "wait" and not p["wait"]:
         problems.append("if_active=wait needs wait=true.")
     return problems
 
 
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+MAX_INTERVAL = 10 * 365 * 86400
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -80,7 +89,10 @@ def parse_interval(value, option):
         raise DocrError(
             "%s %r is not a duration: use a number followed by s, m, h, d or w, such as 7d or 12h." % (option, value)
         )
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds > MAX_INTERVAL:
+        raise DocrError("%s %r is longer than ten years; use a duration such as 7d or 12h." % (option, value))
+    return seconds
 
 
 def parse_time(value):
@@ -149,19 +161,27 @@ def get_active(api, registry):
 
 
 def list_gcs(api, registry, limit=None):
-    """The registry's GCs, newest first (``limit`` of them when set: one page when it fits); None when the registry is missing."""
-    if limit:
-        body = api.call("registries.list_garbage_collections", registry, per_page=min(200, max(1, limit)))
-        if body is None:
-            return None
-        items = list(body.get("garbage_collections") or [])
-        more = ((body.get("links") or {}).get("pages") or {}).get("next")
-        if more and len(items) < limit:
-            items = api.paginate("registries.list_garbage_collections", "garbage_collections", registry) or []
-    else:
-        items = api.paginate("registries.list_garbage_collections", "garbage_collections", registry)
-        if items is None:
-            return None
+    """The registry's GCs, newest first (``limit`` of them when set: one page when it fits); None when the registry is missing.
+
+    A 404 on the list means "missing" only when the registry's own GET confirms it (see
+    ``unless_registry_missing``); any other answer without a list is an error.
+    """
+    def listing():
+        if limit:
+            body = api.call("registries.list_garbage_collections", registry, per_page=min(200, max(1, limit)), missing_ok=False)
+            items = body.get("garbage_collections") if isinstance(body, dict) else None
+            if not isinstance(items, list):
+                raise DocrApiError("The DigitalOcean API listed the garbage collections of registry %s without a list."
+                                   % registry, status_code=None)
+            more = ((body.get("links") or {}).get("pages") or {}).get("next")
+            if more and len(items) < limit:
+                items = api.paginate("registries.list_garbage_collections", "garbage_collections", registry)
+            return items
+        return api.paginate("registries.list_garbage_collections", "garbage_collections", registry)
+
+    items = unless_registry_missing(api, registry, listing)
+    if items is None:
+        return None
     gcs = [normalize_gc(item) for item in items]
     gcs.sort(key=lambda gc: parse_time(gc.get("created_at")) or 0, reverse=True)
     return gcs[:limit] if limit else gcs
@@ -253,7 +273,9 @@ def latest_push(api, registry):
 
     repositoriesV2 carries each repository's latest manifest, so this costs one call per 200 repositories.
     """
-    repos = api.paginate("registries.list_repositories_v2", "repositories", registry)
+    repos = unless_registry_missing(api, registry, lambda: api.paginate("registries.list_repositories_v2", "repositories", registry))
+    if repos is None:
+        raise DocrError("Registry %r (option registry) does not exist." % registry)
     newest = None
     for repo in repos or []:
         latest = repo.get("latest_manifest") or {}

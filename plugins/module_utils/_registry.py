@@ -116,7 +116,25 @@ def get_registry(api, name):
 
 def list_registries(api):
     body = api.call("registries.list", missing_ok=False)
-    return list((body or {}).get("registries") or [])
+    registries = body.get("registries") if isinstance(body, dict) else None
+    if not isinstance(registries, list):
+        raise DocrApiError("The DigitalOcean API listed the registries without a 'registries' list; refusing to read "
+                           "that as none.", status_code=None)
+    return registries
+
+
+def unless_registry_missing(api, registry, listing):
+    """``listing()``, or None when it fails with a 404 because ``registry`` does not exist.
+
+    A 404 on a list is never read as "empty": the registry itself is asked (its GET documents a 404). If it
+    exists, the 404 is an error (a wrong api_url, a proxy, an API change) and is raised.
+    """
+    try:
+        return listing()
+    except DocrApiError as exc:
+        if exc.status_code == 404 and get_registry(api, registry) is None:
+            return None
+        raise
 
 
 def listed_subscription(registries):
@@ -185,17 +203,25 @@ def delete_registry(api, name):
 
 
 def repository_count(api, name):
-    """How many repositories a registry holds, in one call (``meta.total`` of a one-item page)."""
-    body = api.call("registries.list_repositories_v2", name, per_page=1)
-    if body is None:
-        return 0
-    total = (body.get("meta") or {}).get("total")
-    return total if total is not None else len(body.get("repositories") or [])
+    """How many repositories a registry holds, in one call (``meta.total`` of a one-item page).
+
+    Used to refuse deleting a registry that holds images: anything but a well-formed count (a 404 for a
+    registry just read as existing, a body without ``meta.total`` or ``repositories``) is an error, never 0.
+    """
+    body = api.call("registries.list_repositories_v2", name, per_page=1, missing_ok=False)
+    total = ((body or {}).get("meta") or {}).get("total") if isinstance(body, dict) else None
+    repos = body.get("repositories") if isinstance(body, dict) else None
+    if isinstance(total, int) and not isinstance(total, bool) and total >= 0 and isinstance(repos, list):
+        return max(total, len(repos))
+    raise DocrApiError(
+        "Could not count the repositories of registry %r: the API answered without a repository count (meta.total). "
+        "Not deleting a registry that may hold images." % name, status_code=None,
+    )
 
 
 def list_repositories(api, name):
-    return api.paginate("registries.list_repositories_v2", "repositories", name) or []
+    return api.paginate("registries.list_repositories_v2", "repositories", name)
 
 
 def list_tags(api, registry, repository):
-    return api.paginate("registries.list_repository_tags", "tags", registry, repository) or []
+    return api.paginate("registries.list_repository_tags", "tags", registry, repository)

@@ -17,8 +17,10 @@ import fnmatch
 import re
 import time
 
+from ansible_collections.dockyard.docr.plugins.module_utils._base import check_number
 from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrError, DocrInputError
 from ansible_collections.dockyard.docr.plugins.module_utils._gc import format_time, parse_interval, parse_time
+from ansible_collections.dockyard.docr.plugins.module_utils._registry import unless_registry_missing
 
 TARGETS = ("tags", "manifests")
 DEFAULT_PROTECT = ["^latest$"]
@@ -31,6 +33,10 @@ MAX_PACING_WAIT = 60.0
 # Waiting until a request is exactly a minute old is not enough: the API stamps it on arrival, the pacer
 # when the answer is back, and the two clocks round differently (HTTP dates are whole seconds).
 PACING_MARGIN = 1.0
+# The largest keep_last / max_deletions accepted (beyond it, a typo).
+MAX_COUNT = 1000000
+# While deleting, a repository's listing older than this (seconds) is read again before the next deletion.
+RECHECK_SECONDS = 10.0
 
 # The clock and the sleep a Pacer uses unless it is given its own (tests give both, from one simulated
 # clock). A monotonic clock: the pacer measures durations, and the wall clock may jump.
@@ -45,9 +51,24 @@ def compile_protect(patterns, option="protect"):
     for pattern in patterns or []:
         try:
             compiled.append(re.compile(pattern))
-        except re.error as exc:
+        except (re.error, OverflowError, RecursionError, ValueError, TypeError) as exc:
+            # OverflowError: a repeat count too large ("a{99999999999}"); RecursionError: absurd nesting.
             raise DocrInputError("%s: %r is not a valid regular expression (%s)." % (option, pattern, exc))
     return compiled
+
+
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z")
+
+
+def check_digests(digests, option="protect_digests"):
+    """``digests`` normalised (stripped, lower case); raises ``DocrInputError`` naming ``option`` on a malformed one."""
+    result = []
+    for digest in digests or []:
+        value = digest.strip().lower() if isinstance(digest, str) else digest
+        if not isinstance(value, str) or not _DIGEST.match(value):
+            raise DocrInputError("%s: %r is not a manifest digest: use sha256: followed by 64 hexadecimal digits." % (option, digest))
+        result.append(value)
+    return result
 
 
 def check_policy(keep_last, older_than, max_deletions):
@@ -77,7 +98,8 @@ RUN_OPTIONS = dict(
     target=dict(type="str", choices=list(TARGETS), default="tags"),
     keep_last=dict(type="int"),
     older_than=dict(type="str"),
-    protect=dict(type="list", elements="str", default=list(DEFAULT_PROTECT)),
+    protect=dict(type="list", elements="str", default=[]),
+    protect_latest=dict(type="bool", default=True),
     protect_digests=dict(type="list", elements="str", default=[]),
     repositories_include=dict(type="list", elements="str", default=[]),
     repositories_exclude=dict(type="list", elements="str", default=[]),
@@ -86,11 +108,19 @@ RUN_OPTIONS = dict(
 )
 
 
+def protect_patterns(p):
+    """The compiled protection: ``latest`` (unless protect_latest is false) plus the user's ``protect``."""
+    return compile_protect((list(DEFAULT_PROTECT) if p.get("protect_latest", True) else []) + list(p["protect"] or []))
+
+
 def run_option_problems(p):
     """Every problem with the (type-checked) RUN_OPTIONS in ``p``, as messages naming the option."""
     problems = []
     for check in (lambda: check_policy(p["keep_last"], p["older_than"], p["max_deletions"]),
-                  lambda: compile_protect(p["protect"])):
+                  lambda: check_number(p["keep_last"], "keep_last", 0, MAX_COUNT, unit="items"),
+                  lambda: check_number(p["max_deletions"], "max_deletions", 0, MAX_COUNT, unit="deletions"),
+                  lambda: protect_patterns(p),
+                  lambda: check_digests(p["protect_digests"])):
         try:
             check()
         except DocrError as exc:
@@ -235,18 +265,18 @@ class Pacer(object):
 # ---- calls ---------------------------------------------------------------------------------------
 
 def list_repositories(api, registry):
-    repos = api.paginate("registries.list_repositories_v2", "repositories", registry)
+    repos = unless_registry_missing(api, registry, lambda: api.paginate("registries.list_repositories_v2", "repositories", registry))
     if repos is None:
-        raise DocrError("Registry %r was not found." % registry)
+        raise DocrError("Registry %r (option registry) was not found." % registry)
     return repos
 
 
 def list_tags(api, registry, repository):
-    return api.paginate("registries.list_repository_tags", "tags", registry, repository) or []
+    return api.paginate("registries.list_repository_tags", "tags", registry, repository)
 
 
 def list_manifests(api, registry, repository):
-    return api.paginate("registries.list_repository_manifests", "manifests", registry, repository) or []
+    return api.paginate("registries.list_repository_manifests", "manifests", registry, repository)
 
 
 def delete_item(api, registry, item):
@@ -255,6 +285,35 @@ def delete_item(api, registry, item):
         api.call("registries.delete_repository_tag", registry, item["repository"], item["tag"])
     else:
         api.call("registries.delete_repository_manifest", registry, item["repository"], item["digest"])
+
+
+def changed_since_plan(item, fresh):
+    """Why a planned deletion must be skipped given a fresh listing of its repository, or None to go ahead.
+
+    ``fresh`` is the repository's current tags (``target=tags``) or manifests. A tag that now points to
+    another manifest was pushed again after the plan; a manifest that now carries a tag the plan did not
+    see gained one. Either is someone else's new image: never deleted on an old plan.
+    """
+    if item.get("tag") is not None:
+        current = [t for t in fresh if t.get("tag") == item["tag"]]
+        if not current:
+            return "gone", None
+        if current[0].get("manifest_digest") != item.get("digest"):
+            return "moved", current[0].get("manifest_digest")
+        return None, None
+    current = [m for m in fresh if m.get("digest") == item.get("digest")]
+    if not current:
+        return "gone", None
+    if set(current[0].get("tags") or []) - set(item.get("tags") or []):
+        return "tagged", item.get("digest")
+    return None, None
+
+
+def still_present(item, fresh):
+    """True when the item a failed deletion was about is still in ``fresh`` (read back after a lost answer)."""
+    if item.get("tag") is not None:
+        return any(t.get("tag") == item["tag"] and t.get("manifest_digest") == item.get("digest") for t in fresh)
+    return any(m.get("digest") == item.get("digest") for m in fresh)
 
 
 def now_iso(api):

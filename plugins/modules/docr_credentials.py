@@ -38,6 +38,7 @@ options:
   expiry_seconds:
     description:
       - How long the credentials stay valid, in seconds.
+      - At most ten years (315360000).
       - V(0) means they never expire; the module then warns, since such credentials stay valid until the
         token that issued them is revoked.
     type: int
@@ -47,8 +48,13 @@ options:
       - Path of a docker C(config.json) to write the credentials into, such as C(~/.docker/config.json).
       - An existing file is merged into, keeping every other registry's entry and every other key. It must hold
         JSON; otherwise the module fails, naming this option, and changes nothing.
-      - Written with mode C(0600), atomically (a temporary file in the same directory renamed over it).
-        Missing directories are created with mode C(0700).
+      - Written with mode C(0600), atomically (a temporary file in the same directory renamed over it), under a
+        lock on the directory; the file is read again and merged right before it is replaced, so entries another
+        run or tool wrote meanwhile are kept. A symlink is written through to its target; an existing file keeps
+        its owner and group. Temporary files a killed run left (C(.docr-config-*.tmp)) are removed.
+      - Checked before any credentials are issued - not empty, not a directory or a device, an existing file must
+        hold a JSON object, and the nearest existing directory must be writable. Missing directories are created,
+        each with mode C(0700).
     type: path
   refresh_before:
     description:
@@ -88,11 +94,11 @@ options:
     type: dict
     suboptions:
       name:
-        description: Secret name.
+        description: Secret name, a valid Kubernetes name (lowercase letters, digits, C(-) and C(.), at most 253).
         type: str
         required: true
       namespace:
-        description: Secret namespace.
+        description: Secret namespace, a valid Kubernetes namespace (lowercase letters, digits and C(-), at most 63).
         type: str
         default: default
 notes:
@@ -233,7 +239,7 @@ import time
 from ansible_collections.dockyard.docr.plugins.module_utils import _credentials as cred
 from ansible_collections.dockyard.docr.plugins.module_utils import _credhelpers as helpers
 from ansible_collections.dockyard.docr.plugins.module_utils import _registry as reg
-from ansible_collections.dockyard.docr.plugins.module_utils._base import Resource, run_resource
+from ansible_collections.dockyard.docr.plugins.module_utils._base import Resource, check_number, run_resource
 from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrError, DocrInputError
 from ansible_collections.dockyard.docr.plugins.module_utils._gc import format_time
 
@@ -260,12 +266,14 @@ class Credentials(Resource):
         problem = reg.check_name(self.name, "registry")
         if problem:
             raise DocrInputError(problem)
-        if p["expiry_seconds"] < 0:
-            raise DocrInputError("expiry_seconds must be 0 (never expires) or more, got %s." % p["expiry_seconds"])
-        if p["refresh_before"] < 0:
-            raise DocrInputError("refresh_before must be 0 or more seconds, got %s." % p["refresh_before"])
-        if p["dest"] is not None and os.path.isdir(p["dest"]):
-            raise DocrInputError("dest %s is a directory; give the path of the config.json file." % p["dest"])
+        check_number(p["expiry_seconds"], "expiry_seconds", 0, cred.MAX_EXPIRY_SECONDS)
+        check_number(p["refresh_before"], "refresh_before", 0)
+        secret = p["kubernetes_secret"]
+        if secret:
+            cred.check_kubernetes_name(secret["name"], "kubernetes_secret.name", subdomain=True)
+            cred.check_kubernetes_name(secret["namespace"], "kubernetes_secret.namespace", subdomain=False)
+        # dest is checked (type, parent, writability, existing JSON) before the API is asked for anything.
+        cred.check_dest(p["dest"])
 
     def _recorded(self, existing):
         """``(host, marker, auth)`` this collection recorded in dest for this registry, still in place; else Nones.
@@ -354,13 +362,19 @@ class Credentials(Resource):
         if dest:
             # the host the API named may have its own credHelpers entry
             helper = helpers.choose(existing, host, p["credentials_store"], dest)
-            config = cred.merged(existing, issued, self.name, p["read_write"], expires_at)
             if helper:
                 helpers.store(self.docr.module, helper, host, auth)
-                config["auths"][host] = {}
-                config[cred.MARKER_KEY][host]["credential_helper"] = helper
                 after["credential_helper"] = helper
-            cred.write_atomic(dest, config)
+
+            def update(current):
+                config = cred.merged(current, issued, self.name, p["read_write"], expires_at)
+                if helper:
+                    config["auths"][host] = {}
+                    config[cred.MARKER_KEY][host]["credential_helper"] = helper
+                return config
+
+            # Locked, re-read and merged right before the replace: what another run wrote meanwhile is kept.
+            cred.update_config(dest, update)
         result.update(issued=True, expires_at=format_time(expires_at), changed=True, credential_helper=helper)
         self._secrets(result, host, auth)
         self._diff(result, before, after)

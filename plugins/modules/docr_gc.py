@@ -66,6 +66,7 @@ options:
     description:
       - Seconds between the first two status checks while waiting; the interval then grows by half each time,
         up to 60 seconds (or this value, when larger).
+      - A finite number above 0, at most 3600.
     type: float
     default: 5
   if_active:
@@ -83,7 +84,11 @@ options:
       - Seconds after which a GC this task waits on is B(cancelled) if it has not finished, so that the
         registry leaves read-only mode; the module then fails with a message saying so.
       - Use it to keep GC inside a maintenance window. It applies when it is not longer than O(wait_timeout);
-        measured from when the task started waiting.
+        measured from when the task started waiting, on the API's clock (moving on between its answers).
+      - The deadline holds whatever the API does - retries after 429s or errors are not started past it, and
+        when it passes the GC is cancelled (the cancel itself retried) even if every status check failed. A single
+        slow request can overrun it by up to O(http_timeout).
+      - Every failure after this task started a GC returns that GC (RV(garbage_collection.uuid)) and C(changed=true).
       - Needs O(wait=true).
     type: int
   min_interval:
@@ -221,11 +226,13 @@ cancelled_by_deadline:
 from ansible_collections.dockyard.docr.plugins.module_utils import _gc
 from ansible_collections.dockyard.docr.plugins.module_utils import _registry as reg
 from ansible_collections.dockyard.docr.plugins.module_utils._base import Resource, run_resource
-from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrError, DocrInputError
+from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrApiError, DocrError, DocrInputError
 from ansible_collections.dockyard.docr.plugins.module_utils._wait import WaitTimeout, wait_for
 
 # How long to wait for a cancellation to land (the API moves cancelling -> cancelled within seconds).
 CANCEL_WAIT = 300
+# Rounds of the client's retries spent on the cancel at the deadline before giving up.
+CANCEL_ROUNDS = 3
 
 
 def _ago(seconds):
@@ -252,8 +259,6 @@ class GarbageCollection(Resource):
         if problem:
             raise DocrInputError(problem)
         problems = _gc.run_option_problems(p)
-        if p["history"] < 0:
-            problems.append("history must be 0 or more, got %s." % p["history"])
         if problems:
             raise DocrInputError(" ".join(problems))
         self.min_interval = _gc.parse_interval(p["min_interval"], "min_interval")
@@ -287,21 +292,39 @@ class GarbageCollection(Resource):
             self.docr.warn("Garbage collection %s reported the undocumented status %r; waiting on it as still running."
                            % (gc.get("uuid"), status))
 
-    def _poll(self, gc):
-        state = {"last": gc}
+    def _poll(self, gc, tolerate_errors=False):
+        """A poll function for ``wait_for``; it returns the last GC seen.
+
+        With ``tolerate_errors``, a poll that fails (the client's retries spent, or cut short by the deadline)
+        returns the last GC seen instead of raising, so the deadline, not the API's mood, ends the wait.
+        """
+        state = {"last": gc, "error": None}
 
         def poll():
-            current = _gc.get_by_uuid(self.api, self.name, gc["uuid"])
+            try:
+                current = _gc.get_by_uuid(self.api, self.name, gc["uuid"])
+            except DocrApiError as exc:
+                if not tolerate_errors:
+                    raise
+                state["error"] = exc
+                return state["last"]
+            state["error"] = None
             if current is not None:
                 if current.get("type") is None:
                     current["type"] = gc.get("type")  # the API's GC objects may not carry it
                 state["last"] = current
                 self._note_status(current)
             return state["last"]
+        poll.state = state
         return poll
 
     def _wait(self, gc):
-        """Wait for ``gc`` to finish; cancel it at the deadline. Returns the final GC or raises."""
+        """Wait for ``gc`` to finish; cancel it at the deadline. Returns the final GC or raises.
+
+        Every time is measured on one clock, ``api.clock()`` (the API's clock, moving between answers), and
+        the client does not start a retry that would end past the deadline. When the deadline passes the GC
+        is cancelled, however the polling went (answers, errors or none).
+        """
         self._note_status(gc)
         timeout = self.params["wait_timeout"]
         deadline = self.params["deadline"]
@@ -309,23 +332,41 @@ class GarbageCollection(Resource):
         limit = deadline if by_deadline else timeout
         delay = self.params["poll_interval"]
         what = "garbage collection %s of registry %s" % (gc["uuid"], self.name)
-        poll = self._poll(gc)
+        poll = self._poll(gc, tolerate_errors=by_deadline)
+        clock = self.api.clock
+        if by_deadline:
+            self.api.retry_until = clock() + limit
         try:
-            return wait_for(poll, _gc.is_terminal, limit, what, first_delay=delay, max_delay=max(delay, 60.0), clock=self.api.now)
+            return wait_for(poll, _gc.is_terminal, limit, what, first_delay=delay, max_delay=max(delay, 60.0), clock=clock)
         except WaitTimeout as exc:
             last = exc.last or gc
+        finally:
+            self.api.retry_until = None
         if not by_deadline:
             raise DocrError(
                 "Timed out after wait_timeout=%s seconds waiting for %s (status %r). It is still running and the registry "
                 "stays read-only until it finishes; set deadline to cancel it instead." % (timeout, what, last.get("status")),
                 garbage_collection=last, changed=self._started,
             )
-        if _gc.cancel(self.api, self.name, last["uuid"]) is None:
+        failed_polls = poll.state["error"]
+        cancelled, error = self._cancel_retried(last)
+        if error is not None:
+            raise DocrError(
+                "%s did not finish within deadline=%s seconds (last status seen %r%s), and cancelling it failed after %d "
+                "attempts: %s It may still be running, and the registry read-only: cancel it with state=cancelled."
+                % (what, deadline, last.get("status"), ", then polling failed: %s" % failed_polls.msg if failed_polls else "",
+                   CANCEL_ROUNDS, error.msg),
+                garbage_collection=last, changed=True, cancelled_by_deadline=False,
+            )
+        if cancelled is None:
             # It ended between the last poll and the cancel: report how it ended, as if seen by the poll.
-            return poll()
+            ended = self._poll(last, tolerate_errors=True)()
+            if _gc.is_terminal(ended):
+                return ended
+        after_cancel = self._poll(last, tolerate_errors=True)
         try:
-            final = wait_for(poll, _gc.is_terminal, CANCEL_WAIT, what + " to cancel", first_delay=delay,
-                             max_delay=max(delay, 10.0), clock=self.api.now)
+            final = wait_for(after_cancel, _gc.is_terminal, CANCEL_WAIT, what + " to cancel", first_delay=delay,
+                             max_delay=max(delay, 10.0), clock=clock)
         except WaitTimeout as exc:
             raise DocrError(
                 "%s did not finish within deadline=%s seconds (status %r). It was cancelled, but after %s seconds it still had "
@@ -333,10 +374,25 @@ class GarbageCollection(Resource):
                 garbage_collection=exc.last, changed=True, cancelled_by_deadline=True,
             )
         raise DocrError(
-            "%s did not finish within deadline=%s seconds (it was at status %r), so it was cancelled and the registry "
-            "left read-only mode (final status %r). Nothing more was deleted." % (what, deadline, last.get("status"), final.get("status")),
+            "%s did not finish within deadline=%s seconds (it was at status %r%s), so it was cancelled and the registry "
+            "left read-only mode (final status %r). Nothing more was deleted."
+            % (what, deadline, last.get("status"), "; polling had failed: %s" % failed_polls.msg if failed_polls else "",
+               final.get("status")),
             garbage_collection=final, changed=True, cancelled_by_deadline=True,
         )
+
+    def _cancel_retried(self, gc):
+        """Cancel ``gc`` at the deadline, best effort: up to CANCEL_ROUNDS rounds of the client's retries.
+
+        Returns ``(cancelled GC or None when it had already ended, None)`` or ``(None, the last error)``.
+        """
+        error = None
+        for _round in range(CANCEL_ROUNDS):
+            try:
+                return _gc.cancel(self.api, self.name, gc["uuid"]), None
+            except DocrApiError as exc:
+                error = exc
+        return None, error
 
     # ---- states --------------------------------------------------------------------------------
     def run(self):
@@ -360,7 +416,7 @@ class GarbageCollection(Resource):
         if self.params["wait"]:
             try:
                 gc = wait_for(self._poll(gc), _gc.is_terminal, self.params["wait_timeout"], "garbage collection %s to cancel" % gc["uuid"],
-                              first_delay=self.params["poll_interval"], max_delay=max(self.params["poll_interval"], 10.0), clock=self.api.now)
+                              first_delay=self.params["poll_interval"], max_delay=max(self.params["poll_interval"], 10.0), clock=self.api.clock)
             except WaitTimeout as exc:
                 raise DocrError(
                     "Cancelled garbage collection %s, but it had not stopped after wait_timeout=%s seconds (status %r)."
@@ -385,7 +441,12 @@ class GarbageCollection(Resource):
         if self.if_active == "skip" or self.check_mode:
             reason = "a %s is already active; only one can run per registry" % what
             return self._result(active, False, active, active, skip_reason=reason)
-        final = self._wait(active)
+        try:
+            final = self._wait(active)
+        except DocrError as exc:
+            if not exc.details.get("garbage_collection"):
+                exc.details["garbage_collection"] = active
+            raise
         if final.get("status") != "succeeded":
             self.docr.warn("The garbage collection this task waited on ended with status %r." % final.get("status"))
         reason = "a %s was already active; waited for it instead of starting another" % what
@@ -436,7 +497,14 @@ class GarbageCollection(Resource):
         self._started = True
         if not p["wait"]:
             return self._result(gc, True, None, gc)
-        final = self._wait(gc)
+        try:
+            final = self._wait(gc)
+        except DocrError as exc:
+            # After a start, every failure says which GC it was, and that something changed.
+            if not exc.details.get("garbage_collection"):
+                exc.details["garbage_collection"] = gc
+            exc.details["changed"] = True
+            raise
         if final.get("status") != "succeeded":
             raise DocrError(
                 "Garbage collection %s of registry %s ended with status %r." % (final.get("uuid"), self.name, final.get("status")),

@@ -100,7 +100,7 @@ registry_exists:
 
 from ansible_collections.dockyard.docr.plugins.module_utils import _gc
 from ansible_collections.dockyard.docr.plugins.module_utils import _registry as reg
-from ansible_collections.dockyard.docr.plugins.module_utils._base import Resource, run_resource
+from ansible_collections.dockyard.docr.plugins.module_utils._base import Resource, check_number, run_resource
 from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrInputError
 
 
@@ -115,8 +115,7 @@ class GarbageCollectionInfo(Resource):
         problem = reg.check_name(name, "registry")
         if problem:
             raise DocrInputError(problem)
-        if self.params["limit"] < 0:
-            raise DocrInputError("limit must be 0 or more, got %s." % self.params["limit"])
+        check_number(self.params["limit"], "limit", 0, 1000, unit="GCs")
         gcs = _gc.list_gcs(self.api, name, limit=self.params["limit"] or None)
         if gcs is None:
             return dict(active_garbage_collection=None, garbage_collections=[], last_succeeded=None, registry_exists=False)

@@ -19,6 +19,9 @@ description:
   - Deleting tags frees no storage by itself; run M(dockyard.docr.docr_gc) afterwards (the
     C(dockyard.docr.gc_schedule) role does both).
   - A plan larger than O(max_deletions) fails before deleting anything and shows the plan.
+  - Right before deleting, each repository's tags (or manifests) are listed again (and again every few seconds
+    while deleting). A tag that moved to another manifest since the plan (pushed again by another job), or a
+    manifest that gained a tag, is skipped and reported in RV(skipped_changed), never deleted.
   - Paces itself under the API rate limit (O(requests_per_minute), and the hourly C(ratelimit-remaining)
     header); 429 answers are retried. An interrupted run, run again, finishes the job (the plan is
     recomputed from the current listings; what is already gone is skipped).
@@ -53,13 +56,23 @@ options:
     description:
       - Regular expressions (searched, so anchor them) of tags that are always kept, with the manifests they
         point to.
+      - Added to the protection of C(latest) (see O(protect_latest)), never instead of it.
+      - Must be a list; a string is refused (it would be split on commas, breaking patterns such as C(^v[0-9]{1,3}$)).
     type: list
     elements: str
-    default: ['^latest$']
+    default: []
+  protect_latest:
+    description:
+      - Always keep the tag C(latest) (and the manifest it points to). Set V(false) to let the policy delete it.
+    type: bool
+    default: true
+    version_added: 0.2.0
   protect_digests:
     description:
       - Manifest digests that must never be deleted or left untagged, such as the images running in your
         clusters.
+      - Each is C(sha256:) followed by 64 hexadecimal digits; surrounding spaces and upper case are normalised,
+        anything else is refused. A digest found in none of the selected repositories gives a warning.
     type: list
     elements: str
     default: []
@@ -90,8 +103,9 @@ options:
 notes:
   - In check mode nothing is deleted; RV(deleted) lists exactly what would be, and RV(freed_bytes_estimate) what it
     would free. With C(--diff), the diff shows the tags (or manifests) of each affected repository before and after.
-  - API calls - one per 200 repositories, one per 200 tags (or manifests) of each selected repository, and one per
-    deletion. A second run with nothing left to delete makes no write.
+  - API calls - one per 200 repositories, one per 200 tags (or manifests) of each selected repository, the same again
+    for each repository with deletions (the re-check right before deleting, repeated every 10 seconds while deleting),
+    and one per deletion. A second run with nothing left to delete makes no write.
 extends_documentation_fragment:
   - dockyard.docr.common
   - dockyard.docr.attributes
@@ -136,7 +150,9 @@ RETURN = r"""
 deleted:
   description:
     - What was deleted (in check mode, what would be), oldest first within each repository.
-    - When the run fails part-way, the failure result holds what was deleted before it failed.
+    - When the run fails part-way, the failure result holds what was deleted before it failed; a deletion whose
+      answer was lost is read back and listed when it took effect (the failure's C(unknown) holds any that could not
+        be read back).
   returned: always
   type: list
   elements: dict
@@ -196,6 +212,14 @@ repositories_skipped:
   type: list
   elements: str
   sample: [base/debian]
+skipped_changed:
+  description:
+    - Planned deletions skipped because the item changed after the plan - the tag now points to another manifest
+      (its C(current_digest)), the manifest gained tags (C(reason=tagged)), or it was already gone (C(reason=gone)).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{repository: web, tag: build-7, digest: "sha256:cb8a...", current_digest: "sha256:91fe...", reason: moved}]
 pacing:
   description: How the run paced itself - requests sent, waits made and seconds waited.
   returned: always
@@ -242,7 +266,9 @@ class Retention(Resource):
         if problems:
             raise DocrInputError(" ".join(problems))
         self.older_than = ret.check_policy(p["keep_last"], p["older_than"], p["max_deletions"])
-        self.protect = ret.compile_protect(p["protect"])
+        self.protect = ret.protect_patterns(p)
+        self.protect_digests = ret.check_digests(p["protect_digests"])
+        self._listings = {}  # repository -> (when, its tags or manifests), the latest listing
 
     def _listed(self, pacer, func, *args):
         before = self.api.calls
@@ -257,38 +283,91 @@ class Retention(Resource):
         plan, before, after, skipped = [], {}, {}, []
         kept = dict(total=0, protected=0, repositories=0)
         freed = 0
+        seen_digests = set()
         for repo in sorted(repos, key=lambda r: r.get("name") or ""):
             name = repo.get("name")
             if not ret.repository_selected(name, p["repositories_include"], p["repositories_exclude"]):
                 skipped.append(name)
                 continue
             kept["repositories"] += 1
+            items = self._listing(pacer, name)
             if p["target"] == "tags":
-                items = self._listed(pacer, ret.list_tags, self.name, name)
                 delete, n_kept, n_protected, n_freed = ret.plan_tags(
-                    name, items, self.protect, p["protect_digests"], p["keep_last"], self.older_than, now)
+                    name, items, self.protect, self.protect_digests, p["keep_last"], self.older_than, now)
                 labels = sorted(t.get("tag") for t in items)
+                seen_digests.update(t.get("manifest_digest") for t in items)
             else:
-                items = self._listed(pacer, ret.list_manifests, self.name, name)
                 delete, n_kept, n_protected, n_freed = ret.plan_manifests(
-                    name, items, self.protect, p["protect_digests"], p["keep_last"], self.older_than, now)
+                    name, items, self.protect, self.protect_digests, p["keep_last"], self.older_than, now)
                 labels = sorted(m.get("digest") for m in items)
+                seen_digests.update(m.get("digest") for m in items)
             kept["total"] += n_kept
             kept["protected"] += n_protected
             freed += n_freed
             if delete:
                 delete.reverse()  # oldest first: an interrupted run has removed the oldest
-                gone = set(_label(item) for item in delete)
                 before[name] = labels
-                after[name] = [label for label in labels if label not in gone]
                 plan.extend(delete)
+        unknown = [d for d in self.protect_digests if d not in seen_digests]
+        if unknown:
+            self.docr.warn("protect_digests: %s found in none of the selected repositories of registry %s; check the "
+                           "digests (they protect nothing here)." % (", ".join(unknown), self.name))
         return plan, kept, freed, skipped, before, after
+
+    def _listing(self, pacer, repository):
+        if self.params["target"] == "tags":
+            return self._listed(pacer, ret.list_tags, self.name, repository)
+        return self._listed(pacer, ret.list_manifests, self.name, repository)
+
+    def _fresh(self, pacer, cache, repository):
+        """The repository's current listing, read again when older than RECHECK_SECONDS (on the API's clock)."""
+        entry = cache.get(repository)
+        if entry is None or self.api.clock() - entry[0] > ret.RECHECK_SECONDS:
+            pacer.tick()  # paced like a deletion: it is sent while the per-minute budget is in use
+            sent = self.api.calls
+            if self.params["target"] == "tags":
+                items = ret.list_tags(self.api, self.name, repository)
+            else:
+                items = ret.list_manifests(self.api, self.name, repository)
+            pacer.note(self.api.calls - sent)
+            entry = cache[repository] = (self.api.clock(), items)
+        return entry[1]
+
+    def _delete_all(self, pacer, plan, kept):
+        """Delete the planned items that have not changed since the plan; return (done, skipped_changed)."""
+        done, changed = [], []
+        for item in plan:
+            reason, current = ret.changed_since_plan(item, self._fresh(pacer, self._listings, item["repository"]))
+            if reason is not None:
+                changed.append(dict(item, reason=reason, current_digest=current))
+                continue
+            pacer.tick()
+            sent = self.api.calls
+            try:
+                ret.delete_item(self.api, self.name, item)
+            except DocrError as exc:
+                unknown = []
+                # The answer may be lost while the deletion took effect: read it back before reporting.
+                try:
+                    if not ret.still_present(item, self._listing(pacer, item["repository"])):
+                        done.append(item)
+                except DocrError:
+                    unknown.append(item)
+                details = dict(exc.details)
+                details.update(deleted=done, remaining=len(plan) - len(done) - len(changed), kept=kept,
+                               skipped_changed=changed, unknown=unknown)
+                raise DocrError(
+                    "Retention of registry %s stopped after %d of %d deletions: %s Run it again to finish."
+                    % (self.name, len(done), len(plan), exc.msg), **details)
+            pacer.note(self.api.calls - sent)  # retries count against the limit too
+            done.append(item)
+        return done, changed
 
     def run(self):
         p = self.params
         pacer = ret.Pacer(self.api, p["requests_per_minute"])
         plan, kept, freed, skipped, before, after = self.plan(pacer)
-        result = dict(deleted=plan, kept=kept, freed_bytes_estimate=freed, repositories_skipped=skipped)
+        result = dict(deleted=plan, kept=kept, freed_bytes_estimate=freed, repositories_skipped=skipped, skipped_changed=[])
         if len(plan) > p["max_deletions"]:
             raise DocrError(
                 "The retention plan for registry %s deletes %d %s, more than max_deletions (%d). Nothing was deleted. "
@@ -297,21 +376,15 @@ class Retention(Resource):
                 plan=plan, kept=kept, freed_bytes_estimate=freed, deleted=[], repositories_skipped=skipped,
                 pacing=dict(requests=self.api.calls, waits=pacer.waits, waited_seconds=round(pacer.waited, 3)),
             )
-        done = []
+        done = plan
         if not self.check_mode:
-            for item in plan:
-                pacer.tick()
-                sent = self.api.calls
-                try:
-                    ret.delete_item(self.api, self.name, item)
-                except DocrError as exc:
-                    details = dict(exc.details)
-                    details.update(deleted=done, remaining=len(plan) - len(done), kept=kept)
-                    raise DocrError(
-                        "Retention of registry %s stopped after %d of %d deletions: %s Run it again to finish."
-                        % (self.name, len(done), len(plan), exc.msg), **details)
-                pacer.note(self.api.calls - sent)  # stamped now that the answer is back; retries count too
-                done.append(item)
+            done, result["skipped_changed"] = self._delete_all(pacer, plan, kept)
+            result["deleted"] = done
+        gone = {}
+        for item in done:
+            gone.setdefault(item["repository"], set()).add(_label(item))
+        before = dict((name, labels) for name, labels in before.items() if name in gone)
+        after = dict((name, [label for label in labels if label not in gone[name]]) for name, labels in before.items())
         result["pacing"] = dict(requests=self.api.calls, waits=pacer.waits, waited_seconds=round(pacer.waited, 3))
         result["changed"] = before != after
         if self.docr.diff_mode:

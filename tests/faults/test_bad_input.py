@@ -253,3 +253,138 @@ def test_role_variables_refused_before_any_write(sim, playbook, tmp_path):
     assert snapshot(sim) == before
     assert not (tmp_path / "cronjobs.yml").exists() and not (tmp_path / "docr-gc").exists()
     assert os.path.isdir(REPO)
+
+
+# ---- issue 10: the cases accepted wrongly or crashed, and every option of every module -----------------------
+# Each is refused before any API call at all (the request log stays empty), names the option, shows no traceback,
+# and writes nothing (no file either). "SIM" in a value is the simulator's URL, "TMP" the test's directory.
+
+MINIMAL = [
+    (docr_registry, dict(name="acme")),
+    (docr_registry_info, dict()),
+    (docr_doks_integration, dict(clusters=["prod-fra1"], registries=["acme"])),
+    (docr_doks_integration_info, dict()),
+    (docr_gc, dict(registry="acme")),
+    (docr_gc_info, dict(registry="acme")),
+    (docr_credentials, dict(registry="acme")),
+    (docr_retention, dict(registry="acme", keep_last=1)),
+]
+
+COMMON_BAD = [
+    (dict(api_url=""), "api_url"),
+    (dict(api_url="SIM/v2"), "api_url"),
+    (dict(api_url="SIM/v2/registries"), "api_url"),
+    (dict(api_url=" SIM"), "api_url"),
+    (dict(token=["dop_v1_a", "dop_v1_b"]), "token"),
+    (dict(token={"value": "dop_v1_a"}), "token"),
+    (dict(token="dop_v1 with spaces inside"), "token"),
+    (dict(http_timeout=10 ** 20), "http_timeout"),
+    (dict(http_timeout=1e20), "http_timeout"),
+    (dict(http_retries=10 ** 6), "http_retries"),
+]
+
+NEW_CASES = [(module, dict(minimal, **bad), option) for module, minimal in MINIMAL for bad, option in COMMON_BAD] + [
+    # docr_gc
+    (docr_gc, dict(registry="acme", poll_interval="nan"), "poll_interval"),
+    (docr_gc, dict(registry="acme", poll_interval=float("nan")), "poll_interval"),
+    (docr_gc, dict(registry="acme", poll_interval="inf"), "poll_interval"),
+    (docr_gc, dict(registry="acme", poll_interval=-float("inf")), "poll_interval"),
+    (docr_gc, dict(registry="acme", poll_interval=1e20), "poll_interval"),
+    (docr_gc, dict(registry="acme", wait_timeout=10 ** 20), "wait_timeout"),
+    (docr_gc, dict(registry="acme", deadline=10 ** 20), "deadline"),
+    (docr_gc, dict(registry="acme", deadline=60, wait=False), "deadline"),
+    (docr_gc, dict(registry="acme", quiet_period=10 ** 20), "quiet_period"),
+    (docr_gc, dict(registry="acme", history=10 ** 9), "history"),
+    (docr_gc, dict(registry="acme", min_interval="9" * 400), "min_interval"),
+    (docr_gc, dict(registry="acme", if_active="wait", wait=False), "if_active"),
+    (docr_gc, dict(registry="acme", type=["untagged_manifests_only"]), "type"),
+    # docr_gc_info
+    (docr_gc_info, dict(registry="acme", limit=10 ** 9), "limit"),
+    # docr_credentials
+    (docr_credentials, dict(registry="acme", expiry_seconds=10 ** 20), "expiry_seconds"),
+    (docr_credentials, dict(registry="acme", expiry_seconds=1e20), "expiry_seconds"),
+    (docr_credentials, dict(registry="acme", refresh_before=10 ** 20), "refresh_before"),
+    (docr_credentials, dict(registry="acme", dest=""), "dest"),
+    (docr_credentials, dict(registry="acme", dest="/dev/null"), "dest"),
+    (docr_credentials, dict(registry="acme", dest="TMP"), "dest"),
+    (docr_credentials, dict(registry="acme", dest="TMP/a-file/config.json"), "dest"),
+    (docr_credentials, dict(registry="acme", dest="TMP/not-json.json"), "dest"),
+] + ([] if os.geteuid() == 0 else [  # root may write anywhere
+    (docr_credentials, dict(registry="acme", dest="TMP/read-only/docker/config.json"), "dest"),
+]) + [
+    (docr_credentials, dict(registry="acme", return_docker_config="perhaps"), "return_docker_config"),
+    (docr_credentials, dict(registry="acme", kubernetes_secret=dict(name="Pull_Secret")), "kubernetes_secret.name"),
+    (docr_credentials, dict(registry="acme", kubernetes_secret=dict(name="-pull")), "kubernetes_secret.name"),
+    (docr_credentials, dict(registry="acme", kubernetes_secret=dict(name="pull\n")), "kubernetes_secret.name"),
+    (docr_credentials, dict(registry="acme", kubernetes_secret=dict(name="p" * 254)), "kubernetes_secret.name"),
+    (docr_credentials, dict(registry="acme", kubernetes_secret=dict(name="pull", namespace="kube.system")), "kubernetes_secret.namespace"),
+    (docr_credentials, dict(registry="acme", kubernetes_secret=dict(name="pull", namespace="Prod")), "kubernetes_secret.namespace"),
+    (docr_credentials, dict(registry="acme", kubernetes_secret=dict(name="pull", namespace="n" * 64)), "kubernetes_secret.namespace"),
+    # docr_retention
+    (docr_retention, dict(registry="acme", keep_last=1, protect=["a{99999999999}"]), "protect"),
+    (docr_retention, dict(registry="acme", keep_last=1, protect=["(?P<x>a)(?P<x>b)"]), "protect"),
+    (docr_retention, dict(registry="acme", keep_last=1, protect="^v[0-9]{1,3}$"), "protect"),
+    (docr_retention, dict(registry="acme", keep_last=1, protect_digests="sha256:" + "a" * 64), "protect_digests"),
+    (docr_retention, dict(registry="acme", keep_last=1, protect_digests=["a" * 64]), "protect_digests"),
+    (docr_retention, dict(registry="acme", keep_last=1, protect_digests=["sha256:xyz"]), "protect_digests"),
+    (docr_retention, dict(registry="acme", keep_last=1, protect_latest="perhaps"), "protect_latest"),
+    (docr_retention, dict(registry="acme", keep_last=1, repositories_include="web"), "repositories_include"),
+    (docr_retention, dict(registry="acme", keep_last=1, repositories_exclude="web,api"), "repositories_exclude"),
+    (docr_retention, dict(registry="acme", older_than="9" * 400 + "d"), "older_than"),
+    (docr_retention, dict(registry="acme", keep_last=10 ** 20), "keep_last"),
+    (docr_retention, dict(registry="acme", keep_last=1, max_deletions=10 ** 20), "max_deletions"),
+    # docr_doks_integration(_info)
+    (docr_doks_integration, dict(clusters="prod-fra1", registries=["acme"]), "clusters"),
+    (docr_doks_integration, dict(clusters=["prod-fra1"], registries="acme"), "registries"),
+    (docr_doks_integration_info, dict(clusters="prod-fra1"), "clusters"),
+    # docr_registry(_info)
+    (docr_registry_info, dict(name="acme", repositories=["yes"]), "repositories"),
+]
+
+
+def _materialise(value, sim, tmp_path):
+    if isinstance(value, str):
+        return value.replace("SIM", sim.url).replace("TMP", str(tmp_path))
+    if isinstance(value, dict):
+        return dict((k, _materialise(v, sim, tmp_path)) for k, v in value.items())
+    return value
+
+
+def _files(path):
+    return sorted(str(p) for p in path.rglob("*"))
+
+
+@pytest.mark.parametrize("module, args, option", NEW_CASES, ids=[case_id(c) for c in NEW_CASES])
+def test_bad_input_refused_before_any_api_call(sim, api, run_module, tmp_path, module, args, option):
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "not-json.json").write_text("auths: {}\n")
+    (tmp_path / "read-only").mkdir()
+    os.chmod(str(tmp_path / "read-only"), 0o500)
+    sim.seed(SEED)
+    sim.clear_requests()
+    before, files = snapshot(sim), _files(tmp_path)
+    res = run_module(module, dict(api, **_materialise(args, sim, tmp_path)))
+    assert res.failed, res
+    msg = res["msg"]
+    assert option in msg, msg
+    assert "Traceback" not in msg and "Unexpected error" not in msg and "exception" not in res, res
+    assert sim.requests() == [], sim.requests()
+    assert snapshot(sim) == before
+    assert _files(tmp_path) == files
+
+
+def test_every_option_of_every_module_has_a_bad_input_case():
+    from ansible_collections.dockyard.docr.plugins.module_utils._base import COMMON_ARGUMENT_SPEC
+
+    named = {}
+    for module, args, option in CASES + NEW_CASES:
+        named.setdefault(module, set()).update([option.split(".")[0].split("[")[0]] + list(args))
+    missing = []
+    for module, _minimal in MINIMAL:
+        resource = [v for v in vars(module).values() if isinstance(v, type) and v.__module__ == module.__name__
+                    and getattr(v, "argument_spec", None)][0]
+        for option in list(resource.argument_spec) + list(COMMON_ARGUMENT_SPEC):
+            if option not in named.get(module, ()) or option == "validate_certs" and module is not docr_registry:
+                if option != "validate_certs":
+                    missing.append("%s.%s" % (module.__name__.rsplit(".", 1)[-1], option))
+    assert missing == []

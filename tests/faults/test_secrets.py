@@ -218,3 +218,61 @@ def test_nothing_secret_in_any_output(sim, tmp_path):
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=False)
     assert leaks(ps.stdout) == []
     assert REPO  # the collection under test is the working tree
+
+
+# ---- a token with surrounding whitespace (a YAML block scalar, a file lookup): never in a failure message --------
+
+WRAPPED_PLAY = """
+- name: Failures with a whitespace-wrapped token
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  module_defaults:
+    group/dockyard.docr.docr:
+      token: "{{ wrapped_token }}"
+      http_retries: 1
+      http_timeout: 1
+  tasks:
+    - name: A registry that does not exist (404 message)
+      dockyard.docr.docr_credentials:
+        registry: nope
+      ignore_errors: true
+    - name: A 503 storm (API error message)
+      dockyard.docr.docr_registry_info:
+      ignore_errors: true
+    - name: A dropped connection (exception text)
+      dockyard.docr.docr_gc_info:
+        registry: acme
+      ignore_errors: true
+    - name: Nothing listens there (connection refused, exception text)
+      dockyard.docr.docr_registry_info:
+        api_url: "http://127.0.0.1:9"
+        http_retries: 0
+      ignore_errors: true
+    - name: A bad option next to the token
+      dockyard.docr.docr_gc:
+        registry: acme
+        poll_interval: nan
+      ignore_errors: true
+    - name: A success, for contrast (the stripped token works)
+      dockyard.docr.docr_registry:
+        name: acme
+"""
+
+
+def test_whitespace_wrapped_token_never_in_failure_messages(sim, playbook, tmp_path):
+    path = tmp_path / "wrapped.yml"
+    path.write_text(WRAPPED_PLAY)
+    for number, wrapped in enumerate(("%s\n" % TOKEN, "  %s \t\n" % TOKEN)):
+        sim.seed(dict(subscription_tier="basic", registries=[dict(name="acme", region="fra1")], tokens=[dict(token=TOKEN)]))
+        sim.fault(method="GET", path_regex="^/v2/registries$", status=503, times=2)
+        sim.fault(method="GET", path_regex="garbage-collections?$", drop=True, times=4)
+        log = tmp_path / ("ansible-%d.log" % number)
+        run = playbook(path, dict(wrapped_token=wrapped), verbosity=3, log=log)
+        output = run.out + run.err + log.read_text()
+        for needle in (TOKEN, TOKEN[:20], TOKEN[-16:], repr(wrapped)[1:-1]):
+            assert needle not in output, "token in the output: %s" % output[output.find(needle) - 300:][:600]
+        assert "Bearer" not in output, run
+        assert run.rc == 0, run
+        assert "ignored=5" in run.out, run
+        assert "failed=0" in run.out and "changed=0" in run.out, run
