@@ -77,10 +77,8 @@ def check_policy(keep_last, older_than, max_deletions):
         raise DocrInputError(
             "Set keep_last, older_than or both: without either, retention would have no rule to decide what to keep."
         )
-    if keep_last is not None and keep_last < 0:
-        raise DocrInputError("keep_last must be 0 or more, got %s." % keep_last)
-    if max_deletions is not None and max_deletions < 0:
-        raise DocrInputError("max_deletions must be 0 or more, got %s." % max_deletions)
+    check_number(keep_last, "keep_last", 0, MAX_COUNT, unit="items")
+    check_number(max_deletions, "max_deletions", 0, MAX_COUNT, unit="deletions")
     if older_than is None:
         return None
     try:
@@ -117,8 +115,6 @@ def run_option_problems(p):
     """Every problem with the (type-checked) RUN_OPTIONS in ``p``, as messages naming the option."""
     problems = []
     for check in (lambda: check_policy(p["keep_last"], p["older_than"], p["max_deletions"]),
-                  lambda: check_number(p["keep_last"], "keep_last", 0, MAX_COUNT, unit="items"),
-                  lambda: check_number(p["max_deletions"], "max_deletions", 0, MAX_COUNT, unit="deletions"),
                   lambda: protect_patterns(p),
                   lambda: check_digests(p["protect_digests"])):
         try:

@@ -237,6 +237,13 @@ remaining:
   returned: when a deletion fails (the run fails)
   type: int
   sample: 12
+unknown:
+  description:
+    - When a deletion fails and reading the repository back fails too, the item whose fate is unknown (run
+      again to finish; the next run's plan shows whether it is still there).
+  returned: when a deletion fails (the run fails)
+  type: list
+  elements: dict
 """
 
 from ansible_collections.dockyard.docr.plugins.module_utils import _registry as reg
@@ -373,7 +380,7 @@ class Retention(Resource):
                 "The retention plan for registry %s deletes %d %s, more than max_deletions (%d). Nothing was deleted. "
                 "Check the plan (in 'plan'), then raise max_deletions or tighten the policy."
                 % (self.name, len(plan), p["target"], p["max_deletions"]),
-                plan=plan, kept=kept, freed_bytes_estimate=freed, deleted=[], repositories_skipped=skipped,
+                plan=plan, kept=kept, freed_bytes_estimate=freed, deleted=[], repositories_skipped=skipped, skipped_changed=[],
                 pacing=dict(requests=self.api.calls, waits=pacer.waits, waited_seconds=round(pacer.waited, 3)),
             )
         done = plan

@@ -102,6 +102,7 @@ CASES = [
     (docr_credentials, dict(registry="acme", refresh_before=-300), "refresh_before"),
     (docr_credentials, dict(registry="acme", read_write="perhaps"), "read_write"),
     (docr_credentials, dict(registry="acme", dest="/tmp"), "dest"),
+    (docr_credentials, dict(registry="acme", credentials_store="keychain"), "credentials_store"),
     (docr_credentials, dict(registry="acme", kubernetes_secret=dict(namespace="ns")), "name"),
     (docr_credentials, dict(registry="acme", kubernetes_secret="pull-secret"), "kubernetes_secret"),
     # docr_retention

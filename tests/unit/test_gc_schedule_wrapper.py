@@ -44,11 +44,11 @@ def test_every_bad_option_is_listed_naming_the_registry_and_the_option():
     text = "\n".join(problems)
     for expected in ["registry 'acme': unknown option(s) typo", "registry 'acme': value of type must be one of",
                      "registry 'acme': argument 'quiet_period'", "registry 'acme': min_interval '1 week'",
-                     "registry 'acme': retention: keep_last must be 0 or more",
+                     "registry 'acme': retention: keep_last must be at least 0",
                      "registry 'acme': retention: protect: '('",
                      "registry 'Bad_Name': name 'Bad_Name' is not a valid registry name",
                      "registry 'ok': listed more than once", "registry 'eu': argument 'wait_timeout'",
-                     "registry 'eu': deadline must be a positive"]:
+                     "registry 'eu': deadline must be more than 0"]:
         assert expected in text, text
     assert len(problems) == 10, text
 
