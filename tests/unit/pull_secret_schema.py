@@ -1,4 +1,4 @@
-"""Check a pull secret the way the Kubernetes API server would: the published OpenAPI schema (kubernetes-validate,
+"""Check a pull secret the way the Kubernetes API server would: the published OpenAPI schema (tests/k8s_schema.py,
 strict: no unknown fields) plus the rules the schema cannot say (name and namespace syntax, and what a
 ``kubernetes.io/dockerconfigjson`` Secret must hold)."""
 
@@ -7,19 +7,21 @@ import binascii
 import json
 import re
 
-import kubernetes_validate
+import os
+import sys
 
-KUBERNETES_VERSION = "1.33"
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/, for k8s_schema
+from k8s_schema import manifest_problems  # noqa: E402 pylint: disable=wrong-import-position
+
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 def problems(secret):
     """Why ``secret`` would be refused (an empty list when it would be accepted)."""
-    try:
-        kubernetes_validate.validate(secret, KUBERNETES_VERSION, strict=True)
-    except kubernetes_validate.ValidationError as err:
-        return ["schema: %s at %s" % (err.message, "/".join(str(part) for part in err.path))]
+    schema = manifest_problems([secret])
+    if schema:
+        return ["schema: %s" % problem for problem in schema]
     found = []
     meta = secret.get("metadata") or {}
     if not (DNS_SUBDOMAIN.match(meta.get("name") or "") and len(meta["name"]) <= 253):
