@@ -82,7 +82,7 @@ def run_script(lines, cwd, env, timeout):
     proc = subprocess.Popen(["bash", "-c", script], cwd=str(cwd), env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        out, _ = proc.communicate(timeout=timeout)
+        out = proc.communicate(timeout=timeout)[0]
     finally:
         try:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -146,7 +146,7 @@ def test_git_url_install_of_this_repository(tmp_path):
         readme = handle.read()
     [command] = re.findall(r"^ *\$ (ansible-galaxy collection install git\+https://\S+)$", readme, re.M)
     assert "docr.git,%s" % galaxy_version() in command and "tar.gz" in text
-    if subprocess.run(["git", "-C", REPO, "rev-parse", "HEAD"], capture_output=True).returncode != 0:
+    if subprocess.run(["git", "-C", REPO, "rev-parse", "HEAD"], check=False, capture_output=True).returncode != 0:
         return   # not a git checkout: nothing to install from
     head = subprocess.run(["git", "-C", REPO, "rev-parse", "HEAD"], check=True, capture_output=True,
                           text=True).stdout.strip()
