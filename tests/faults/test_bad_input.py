@@ -4,6 +4,7 @@ option, before any write: the simulator's request log shows no write and its sta
 
 import json
 import os
+import stat
 
 import pytest
 
@@ -306,7 +307,7 @@ NEW_CASES = [(module, dict(minimal, **bad), option) for module, minimal in MINIM
     (docr_credentials, dict(registry="acme", expiry_seconds=1e20), "expiry_seconds"),
     (docr_credentials, dict(registry="acme", refresh_before=10 ** 20), "refresh_before"),
     (docr_credentials, dict(registry="acme", dest=""), "dest"),
-    (docr_credentials, dict(registry="acme", dest="/dev/null"), "dest"),
+    (docr_credentials, dict(registry="acme", dest="TMP/a-device"), "dest"),
     (docr_credentials, dict(registry="acme", dest="TMP"), "dest"),
     (docr_credentials, dict(registry="acme", dest="TMP/a-file/config.json"), "dest"),
     (docr_credentials, dict(registry="acme", dest="TMP/not-json.json"), "dest"),
@@ -359,6 +360,11 @@ def _files(path):
 def test_bad_input_refused_before_any_api_call(sim, api, run_module, tmp_path, module, args, option):
     (tmp_path / "a-file").write_text("x")
     (tmp_path / "not-json.json").write_text("auths: {}\n")
+    # a device like /dev/null, made here so that a regression replaces this node, never the system's
+    try:
+        os.mknod(str(tmp_path / "a-device"), 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+    except PermissionError:  # not root: a FIFO is not a regular file either
+        os.mkfifo(str(tmp_path / "a-device"))
     (tmp_path / "read-only").mkdir()
     os.chmod(str(tmp_path / "read-only"), 0o500)
     sim.seed(SEED)
