@@ -162,6 +162,16 @@ def _read_url(process, timeout=15.0):
     return line
 
 
+def stop_process(process, grace=10):
+    """Stop a simulator subprocess: TERM, then KILL when it is still there after ``grace`` seconds."""
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+
+
 @pytest.fixture(scope="session")
 def simulator():
     """One simulator subprocess for the whole session, recording /v2 exchanges for the contract check."""
@@ -175,12 +185,7 @@ def simulator():
     try:
         yield Simulator(_read_url(process), process, record)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_process(process)
 
 
 @pytest.fixture(scope="session")

@@ -50,12 +50,7 @@ def e2e_simulator(request):
     try:
         yield sim
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        root.stop_process(process, grace=15)  # the registry beside it stops with it
 
 
 @pytest.fixture

@@ -249,17 +249,22 @@ def tag_names(sim):
     return set(web_tags(sim))
 
 
-def test_tag_pushed_again_between_plan_and_delete_is_not_deleted(sim, api, run_module, monkeypatch):
-    """Another CI job pushes build-1 again after the plan: the fresh image keeps its tag, the run reports it."""
-    seed_builds(sim)
+def push_after_the_plan(sim, monkeypatch, **push):
+    """Another CI job pushes to acme/web right after docr_retention made its plan (and before it deletes)."""
     original = docr_retention.Retention.plan
 
     def plan_then_ci_pushes(self, pacer):
         planned = original(self, pacer)
-        sim.push(registry="acme", repository="web", tag="build-1", size_bytes=4242)
+        sim.push(registry="acme", repository="web", **push)
         return planned
 
     monkeypatch.setattr(docr_retention.Retention, "plan", plan_then_ci_pushes)
+
+
+def test_tag_pushed_again_between_plan_and_delete_is_not_deleted(sim, api, run_module, monkeypatch):
+    """Another CI job pushes build-1 again after the plan: the fresh image keeps its tag, the run reports it."""
+    seed_builds(sim)
+    push_after_the_plan(sim, monkeypatch, tag="build-1", size_bytes=4242)
     res = run_module(docr_retention, dict(api, registry="acme", keep_last=1))
     assert not res.failed, res
     assert "build-1" in tag_names(sim), "the re-pushed tag was deleted"
@@ -272,14 +277,7 @@ def test_tag_pushed_again_between_plan_and_delete_is_not_deleted(sim, api, run_m
 def test_manifest_target_with_a_push_after_the_plan(sim, api, run_module, monkeypatch):
     """target=manifests: a push after the plan (a new manifest) is not in the plan; the planned ones go."""
     seed_builds(sim)
-    original = docr_retention.Retention.plan
-
-    def plan_then_ci_pushes(self, pacer):
-        planned = original(self, pacer)
-        sim.push(registry="acme", repository="web", tag="hotfix", size_bytes=1)
-        return planned
-
-    monkeypatch.setattr(docr_retention.Retention, "plan", plan_then_ci_pushes)
+    push_after_the_plan(sim, monkeypatch, tag="hotfix", size_bytes=1)
     res = run_module(docr_retention, dict(api, registry="acme", keep_last=1, target="manifests"))
     assert not res.failed, res
     assert "hotfix" in tag_names(sim) and res["skipped_changed"] == [] and len(res["deleted"]) == 3
