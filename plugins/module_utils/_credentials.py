@@ -79,17 +79,6 @@ def read_config(path):
     return data
 
 
-def recorded(config, host=REGISTRY_HOST):
-    """What the collection recorded for ``host`` in ``config`` (registry, read_write, expires_at), if still accurate."""
-    marker = (config.get(MARKER_KEY) or {}).get(host)
-    entry = (config.get("auths") or {}).get(host)
-    if not isinstance(marker, dict) or not isinstance(entry, dict):
-        return None
-    if marker.get("auth_fingerprint") != fingerprint(entry.get("auth")):
-        return None
-    return marker
-
-
 def merged(existing, issued, registry, read_write, expires_at):
     """``existing`` with this registry host's entry and marker replaced; every other key is kept."""
     config = json.loads(json.dumps(existing))
