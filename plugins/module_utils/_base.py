@@ -25,6 +25,7 @@ from ansible.module_utils.common.validation import check_type_dict
 
 from ansible_collections.dockyard.docr.plugins.module_utils import _client
 from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrError, DocrInputError
+from ansible_collections.dockyard.docr.plugins.module_utils._time import MAX_SECONDS
 
 COMMON_ARGUMENT_SPEC = dict(
     token=dict(
@@ -42,8 +43,6 @@ COMMON_ARGUMENT_SPEC = dict(
 # Upper bounds of the common numeric options: above them a value is a typo, and some would crash a library.
 MAX_HTTP_TIMEOUT = 3600
 MAX_HTTP_RETRIES = 20
-# The longest duration any option takes (ten years): beyond it, dates overflow.
-MAX_SECONDS = 10 * 365 * 86400
 
 
 def check_number(value, option, minimum=0, maximum=MAX_SECONDS, above_minimum=False, unit="seconds"):
@@ -192,6 +191,106 @@ class Resource(object):
 
     def run(self):
         raise NotImplementedError
+
+
+class Write(object):
+    """One API write of a plan: what it does, in words, and the service call that does it.
+
+    ``call`` is a plain service function taking the client first (``_registry.create_registry``);
+    ``perform(api)`` calls it with the arguments the planner chose and returns its answer.
+    """
+
+    def __init__(self, what, call, *args, **kwargs):
+        self.what = what
+        self.call = call
+        self.args = args
+        self.kwargs = kwargs
+
+    def perform(self, api):
+        return self.call(api, *self.args, **self.kwargs)
+
+    def __repr__(self):
+        return "Write(%r)" % self.what
+
+
+class Plan(object):
+    """What a service's pure planner decides, before anything is written.
+
+    - ``before``: the normalised current state (``None`` when absent);
+    - ``after``: the state the writes lead to (predicted; what check mode returns);
+    - ``writes``: the ``Write`` list that turns one into the other, in order (empty: nothing to do);
+    - ``result``: extra return values;
+    - ``warnings``: texts for the user;
+    - ``follow``: for long-running work, ``follow(api, answers)`` runs after the writes (never in check
+      mode) and returns the after-state it ends in (or raises ``DocrError``).
+    """
+
+    def __init__(self, before, after, writes=(), result=None, warnings=(), follow=None):
+        self.before = before
+        self.after = after
+        self.writes = list(writes)
+        self.result = dict(result or {})
+        self.warnings = list(warnings)
+        self.follow = follow
+
+    @property
+    def changed(self):
+        return self.before != self.after
+
+    def __repr__(self):
+        return "Plan(before=%r, after=%r, writes=%r)" % (self.before, self.after, self.writes)
+
+
+class PlannedResource(Resource):
+    """The engine: read the current state, ask the planner, write unless in check mode, derive the result.
+
+    A module implements ``read()`` (API reads only) and ``plan(current)`` (asks its service's pure planner
+    for a ``Plan``), and may implement ``settle(plan, answers)`` (the after-state from the writes' answers;
+    by default the planned one). The engine, the same way for every module:
+
+    - sends the plan's writes in order, then its ``follow`` (long-running work), unless in check mode;
+    - derives ``changed`` (before != after) and, in diff mode, ``diff`` from the normalised states;
+    - when a write or a follow-up fails after a write went through, the failure says ``changed: true``.
+    """
+
+    def read(self):
+        raise NotImplementedError
+
+    def plan(self, current):
+        raise NotImplementedError
+
+    def settle(self, plan, answers):
+        return plan.after
+
+    def run(self):
+        plan = self.plan(self.read())
+        for warning in plan.warnings:
+            self.docr.warn(warning)
+        after = plan.after
+        if not self.check_mode and (plan.writes or plan.follow):
+            after = self.apply(plan)
+        return self.finish(plan, after)
+
+    def apply(self, plan):
+        answers = []
+        try:
+            for write in plan.writes:
+                answers.append(write.perform(self.api))
+            after = self.settle(plan, answers)
+            if plan.follow is not None:
+                after = plan.follow(self.api, answers)
+            return after
+        except DocrError as exc:
+            if answers:
+                exc.details["changed"] = True
+            raise
+
+    def finish(self, plan, after):
+        result = dict(plan.result)
+        result["changed"] = plan.before != after
+        if self.docr.diff_mode:
+            result["diff"] = dict(before=plan.before or {}, after=after or {})
+        return result
 
 
 class StatefulResource(Resource):

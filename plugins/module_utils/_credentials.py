@@ -20,7 +20,7 @@ import tempfile
 import time
 
 from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrError, DocrInputError
-from ansible_collections.dockyard.docr.plugins.module_utils._gc import format_time, parse_time
+from ansible_collections.dockyard.docr.plugins.module_utils._time import format_time, parse_time
 from ansible_collections.dockyard.docr.plugins.module_utils._registry import REGISTRY_HOST
 
 MARKER_KEY = "dockyard.docr"

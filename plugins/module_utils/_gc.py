@@ -1,18 +1,17 @@
 # -*- coding: utf-8 -*-
 # Copyright: dockyard.docr contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Private to this collection: garbage-collection calls, their normaliser, and the time helpers GC needs.
+"""Private to this collection: garbage-collection calls and their normaliser.
 
 Shared by ``docr_gc`` and ``docr_gc_info`` so their return shapes never drift.
 """
 
-import calendar
 import re
-import time
 
 from ansible_collections.dockyard.docr.plugins.module_utils._base import MAX_SECONDS, check_number
 from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrApiError, DocrError
 from ansible_collections.dockyard.docr.plugins.module_utils._registry import unless_registry_missing
+from ansible_collections.dockyard.docr.plugins.module_utils._time import parse_duration, parse_time
 
 # Option value -> the string the API takes in the ``type`` body of "Start Garbage Collection".
 # The multi-registry spec omits that body; the legacy endpoint documents it, and the API accepts it on both.
@@ -58,7 +57,7 @@ def run_option_problems(p):
         lambda: check_number(p["poll_interval"], "poll_interval", 0, MAX_POLL_INTERVAL, above_minimum=True),
         lambda: check_number(p["deadline"], "deadline", 0, above_minimum=True),
         lambda: check_number(p["quiet_period"], "quiet_period", 0, MAX_SECONDS // 60, unit="minutes"),
-        lambda: parse_interval(p["min_interval"], "min_interval"),
+        lambda: parse_duration(p["min_interval"], "min_interval"),
     ]
     if "history" in p:
         checks.append(lambda: check_number(p["history"], "history", 0, MAX_HISTORY, unit="GCs"))
@@ -73,51 +72,6 @@ def run_option_problems(p):
     if p["if_active"] == "wait" and not p["wait"]:
         problems.append("if_active=wait needs wait=true.")
     return problems
-
-
-_INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-MAX_INTERVAL = 10 * 365 * 86400
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_interval(value, option):
-    """Seconds in ``7d``, ``12h``, ``30m``, ``90s``, ``2w`` or a plain number of seconds."""
-    if value is None:
-        return None
-    match = _INTERVAL.match(str(value).lower())
-    if not match:
-        raise DocrError(
-            "%s %r is not a duration: use a number followed by s, m, h, d or w, such as 7d or 12h." % (option, value)
-        )
-    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    if seconds > MAX_INTERVAL:
-        raise DocrError("%s %r is longer than ten years; use a duration such as 7d or 12h." % (option, value))
-    return seconds
-
-
-def parse_time(value):
-    """Epoch seconds of an API timestamp (``2026-11-22T07:36:58Z``, fractions and offsets allowed), or None."""
-    if not value or not isinstance(value, str):
-        return None
-    match = re.match(r"^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?$", value.strip())
-    if not match:
-        return None
-    parts = [int(p) for p in match.groups()[:6]]
-    epoch = calendar.timegm((parts[0], parts[1], parts[2], parts[3], parts[4], parts[5], 0, 0, 0))
-    if match.group(7):
-        epoch += float(match.group(7))
-    zone = match.group(8)
-    if zone and zone != "Z":
-        sign = -1 if zone[0] == "+" else 1
-        digits = zone[1:].replace(":", "")
-        epoch += sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
-    return epoch
-
-
-def format_time(epoch):
-    if epoch is None:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def type_option(api_type):

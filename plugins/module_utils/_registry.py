@@ -9,7 +9,7 @@ never drift.
 
 import re
 
-from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrApiError
+from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrApiError, DocrInputError
 
 REGISTRY_HOST = "registry.digitalocean.com"
 # A registry name, as DigitalOcean documents it: 1 to 63 characters of lowercase letters, digits and '-',
@@ -31,6 +31,19 @@ def check_name(name, option="name"):
             "a letter and ending with a letter or digit." % (option, name)
         )
     return None
+
+
+def require_name(name, option="name"):
+    """``name`` when it is a valid registry name; else ``DocrInputError`` naming ``option``."""
+    problem = check_name(name, option)
+    if problem:
+        raise DocrInputError(problem)
+    return name
+
+
+# The one definition of the option that names the registry a module works on (docr_gc, docr_gc_info,
+# docr_retention, docr_credentials); documented once, in the doc fragment dockyard.docr.registry.
+REGISTRY_OPTION = dict(type="str", required=True, aliases=["name"])
 
 
 def server_url(name):

@@ -19,7 +19,7 @@ import time
 
 from ansible_collections.dockyard.docr.plugins.module_utils._base import check_number
 from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrError, DocrInputError
-from ansible_collections.dockyard.docr.plugins.module_utils._gc import format_time, parse_interval, parse_time
+from ansible_collections.dockyard.docr.plugins.module_utils._time import format_time, parse_duration, parse_time
 from ansible_collections.dockyard.docr.plugins.module_utils._registry import unless_registry_missing
 
 TARGETS = ("tags", "manifests")
@@ -82,7 +82,7 @@ def check_policy(keep_last, older_than, max_deletions):
     if older_than is None:
         return None
     try:
-        seconds = parse_interval(older_than, "older_than")
+        seconds = parse_duration(older_than, "older_than")
     except DocrError as exc:
         raise DocrInputError(exc.msg)
     if seconds <= 0:

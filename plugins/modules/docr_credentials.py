@@ -241,7 +241,7 @@ from ansible_collections.dockyard.docr.plugins.module_utils import _credhelpers 
 from ansible_collections.dockyard.docr.plugins.module_utils import _registry as reg
 from ansible_collections.dockyard.docr.plugins.module_utils._base import Resource, check_number, run_resource
 from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrError, DocrInputError
-from ansible_collections.dockyard.docr.plugins.module_utils._gc import format_time
+from ansible_collections.dockyard.docr.plugins.module_utils._time import format_time
 
 
 class Credentials(Resource):

@@ -227,20 +227,13 @@ from ansible_collections.dockyard.docr.plugins.module_utils import _gc
 from ansible_collections.dockyard.docr.plugins.module_utils import _registry as reg
 from ansible_collections.dockyard.docr.plugins.module_utils._base import Resource, run_resource
 from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrApiError, DocrError, DocrInputError
+from ansible_collections.dockyard.docr.plugins.module_utils._time import ago, parse_duration, parse_time
 from ansible_collections.dockyard.docr.plugins.module_utils._wait import WaitTimeout, wait_for
 
 # How long to wait for a cancellation to land (the API moves cancelling -> cancelled within seconds).
 CANCEL_WAIT = 300
 # Rounds of the client's retries spent on the cancel at the deadline before giving up.
 CANCEL_ROUNDS = 3
-
-
-def _ago(seconds):
-    seconds = max(0, int(seconds))
-    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
-        if seconds >= size:
-            return "%d %s" % (seconds // size, unit)
-    return "%d seconds" % seconds
 
 
 class GarbageCollection(Resource):
@@ -261,7 +254,7 @@ class GarbageCollection(Resource):
         problems = _gc.run_option_problems(p)
         if problems:
             raise DocrInputError(" ".join(problems))
-        self.min_interval = _gc.parse_interval(p["min_interval"], "min_interval")
+        self.min_interval = parse_duration(p["min_interval"], "min_interval")
         self.if_active = p["if_active"] or ("wait" if p["wait"] else "skip")
         self._warned = set()
         self._started = False
@@ -460,11 +453,11 @@ class GarbageCollection(Resource):
                 raise DocrError("Registry %r (option registry) does not exist." % self.name)
             last = _gc.last_succeeded(gcs)
             if last is not None:
-                finished = _gc.parse_time(last.get("updated_at")) or _gc.parse_time(last.get("created_at"))
+                finished = parse_time(last.get("updated_at")) or parse_time(last.get("created_at"))
                 age = self.api.now() - finished
                 if age < self.min_interval:
                     reason = "the last succeeded garbage collection (%s) finished %s ago, within min_interval %s" % (
-                        last["uuid"], _ago(age), p["min_interval"])
+                        last["uuid"], ago(age), p["min_interval"])
                     return self._result(None, False, None, None, skip_reason=reason)
 
         if p["quiet_period"]:
@@ -473,7 +466,7 @@ class GarbageCollection(Resource):
                 age = self.api.now() - newest[0]
                 if age < p["quiet_period"] * 60:
                     reason = "repository %s was pushed %s ago (tags %s), within quiet_period %s minutes" % (
-                        newest[1], _ago(age), ", ".join(newest[2]) or "none", p["quiet_period"])
+                        newest[1], ago(age), ", ".join(newest[2]) or "none", p["quiet_period"])
                     return self._result(None, False, None, None, skip_reason=reason)
 
         if self.check_mode:

@@ -8,7 +8,7 @@ Polls are frequent (``poll_interval``), so a whole GC takes a fraction of a real
 
 import pytest
 
-from ansible_collections.dockyard.docr.plugins.module_utils import _gc
+from ansible_collections.dockyard.docr.plugins.module_utils import _gc, _time
 from ansible_collections.dockyard.docr.plugins.modules import docr_gc, docr_gc_info
 
 STEP = 30.0           # simulated seconds per API request
@@ -274,11 +274,11 @@ def test_missing_registry(sim, api, run_module):
 
 
 def test_intervals_parse():
-    assert _gc.parse_interval("7d", "x") == 7 * 86400
-    assert _gc.parse_interval("12h", "x") == 12 * 3600
-    assert _gc.parse_interval("90", "x") == 90
-    assert _gc.parse_time("2026-11-22T07:36:58Z") == _gc.parse_time("2026-11-22T08:36:58+01:00")
-    assert _gc.format_time(_gc.parse_time("2026-11-22T07:36:58.123Z")) == "2026-11-22T07:36:58Z"
+    assert _time.parse_duration("7d", "x") == 7 * 86400
+    assert _time.parse_duration("12h", "x") == 12 * 3600
+    assert _time.parse_duration("90", "x") == 90
+    assert _time.parse_time("2026-11-22T07:36:58Z") == _time.parse_time("2026-11-22T08:36:58+01:00")
+    assert _time.format_time(_time.parse_time("2026-11-22T07:36:58.123Z")) == "2026-11-22T07:36:58Z"
 
 
 def test_start_lost_answer_is_not_repeated(fast, api, run_module):
