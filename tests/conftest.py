@@ -107,7 +107,22 @@ class Simulator:
             time.sleep(0.02)
 
     def writes(self):
+        """The logged write requests (every method but GET), whole."""
         return [entry for entry in self.requests() if entry["method"] != "GET"]
+
+    def write_calls(self):
+        """``(method, path)`` of each write, leaving out validate-name (a POST that only reads)."""
+        return [(entry["method"], entry["path"]) for entry in self.writes() if not entry["path"].endswith("/validate-name")]
+
+    def registries(self):
+        """``{name: region}`` of the simulator's registries, from its own state."""
+        return dict((r["name"], r["region"]) for r in self.state()["registries"])
+
+    def clusters(self):
+        """``{cluster name: sorted registry names it pulls from}``, from the simulator's own state."""
+        found = self.state()["clusters"]
+        items = found.values() if isinstance(found, dict) else found
+        return dict((c["name"], sorted(c.get("registries") or [])) for c in items)
 
     def fault(self, **rule):
         return self._call("POST", "/_sim/faults", rule)["fault"]
