@@ -1,15 +1,18 @@
 # -*- coding: utf-8 -*-
 # Copyright: dockyard.docr contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Private to this collection: registry, subscription and repository calls, and their normalisers.
+"""Private to this collection: registry, subscription and repository calls, their normalisers, and the
+pure registry planner.
 
 The normalisers are shared by ``docr_registry`` and ``docr_registry_info`` so their return shapes
-never drift.
+never drift. The rules (tiers, capacity, regions, deletes) are small public functions, used by
+``plan_registry`` for one registry and by the layout planner for a whole layout.
 """
 
 import re
 
-from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrApiError, DocrInputError
+from ansible_collections.dockyard.docr.plugins.module_utils._base import Plan, Write
+from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrApiError, DocrError, DocrInputError
 
 REGISTRY_HOST = "registry.digitalocean.com"
 # A registry name, as DigitalOcean documents it: 1 to 63 characters of lowercase letters, digits and '-',
@@ -238,3 +241,327 @@ def list_repositories(api, name):
 
 def list_tags(api, registry, repository):
     return api.paginate("registries.list_repository_tags", "tags", registry, repository)
+
+
+def create_new_registry(api, name, region=None, tier=None):
+    """``create_registry`` for a planned create, with the API's refusals explained by the option they concern.
+
+    A create that is the run's only write is validated by the API itself (no options or name reads first), so
+    its refusals are read here, at the cost of a read only when the create was refused:
+
+    - 409, the name taken by another account: an error naming ``name``;
+    - 400 or 422 with ``region`` set, ``region`` not among the regions the options list: an error naming ``region``;
+    - 422 to the sign-up ``tier`` of an account whose registry list was empty, because it still holds a subscription
+      on another tier (deleting the last registry keeps it): the subscription moves to ``tier`` (an account without
+      registries is eligible for every tier), then the registry is created without it.
+    """
+    try:
+        return create_registry(api, name, region, tier)
+    except DocrApiError as exc:
+        if exc.status_code == 409:
+            raise DocrInputError(name_taken_problem(name), status_code=409)
+        if exc.status_code not in (400, 422):
+            raise
+        if region is not None:
+            problem = region_problem(region, normalize_options(get_options(api))["regions"])
+            if problem:
+                raise DocrInputError(problem, status_code=exc.status_code)
+        if tier is None:
+            raise
+        held = tier_of(get_subscription(api))
+        if held is None or held == tier:
+            raise
+    update_subscription(api, tier)
+    try:
+        return create_registry(api, name, region)
+    except DocrError as exc:
+        exc.details["changed"] = True  # the subscription moved
+        raise
+
+
+# ---- the rules, each written once ---------------------------------------------------------------------------
+
+def tier_of(subscription):
+    """The tier slug of a subscription as the API answers it (``{"tier": {"slug": ...}}``), or None."""
+    return ((subscription or {}).get("tier") or {}).get("slug")
+
+
+def is_downgrade(current, wanted):
+    """True when moving from tier ``current`` to ``wanted`` goes down (``None`` is no tier: never a downgrade)."""
+    return current in TIERS and wanted in TIERS and TIERS.index(wanted) < TIERS.index(current)
+
+
+def tier_problems(tier, registry_count, option="subscription_tier"):
+    """Why an account holding ``registry_count`` registries cannot be on ``tier``: a list of messages naming ``option``.
+
+    The tier is account-wide: one registry on starter and basic, up to 10 on professional.
+    """
+    if tier not in TIERS:
+        return ["%s=%s is not a subscription tier; choose one of: %s." % (option, tier, ", ".join(TIERS))]
+    allowed = MAX_REGISTRIES[tier]
+    if registry_count <= allowed:
+        return []
+    if tier != "professional":
+        return ["%s=%s allows one registry, not %d; only professional allows several (up to %d)."
+                % (option, tier, registry_count, MAX_REGISTRIES["professional"])]
+    return ["%s=%s allows at most %d registries, not %d." % (option, tier, allowed, registry_count)]
+
+
+def capacity_problems(name, existing, tier, option="subscription_tier"):
+    """Why registry ``name`` cannot be added to the account's ``existing`` registry names on ``tier``."""
+    existing = list(existing)
+    if tier not in TIERS or len(existing) < MAX_REGISTRIES[tier]:
+        return []
+    if tier != "professional":
+        return ["Cannot create registry %r: the account already has a registry (%s) and the %s tier allows one. "
+                "Set %s=professional to hold up to %d."
+                % (name, ", ".join(existing), tier, option, MAX_REGISTRIES["professional"])]
+    return ["Cannot create registry %r: the account already has %d registries, the most the professional tier allows."
+            % (name, len(existing))]
+
+
+def downgrade_problems(current, wanted, options, option="subscription_tier"):
+    """Why the account cannot move down from ``current`` to ``wanted``, by the eligibility the options report.
+
+    ``options`` is the API's answer (``get_options``). A tier the options do not list is refused (fail closed).
+    """
+    for tier in (options or {}).get("subscription_tiers") or []:
+        if tier.get("slug") == wanted:
+            if tier.get("eligible") is False:
+                return ["%s=%s: the account is not eligible to move from %s to %s (%s)." % (
+                    option, wanted, current, wanted, ", ".join(tier.get("eligibility_reasons") or ["no reason given"]))]
+            return []
+    return ["%s=%s: the API's options list no such tier, so the move from %s cannot be checked." % (option, wanted, current)]
+
+
+def region_problem(region, regions, option="region"):
+    """Why ``region`` is not one DOCR offers (``regions``: the options' ``available_regions``), or None.
+
+    No verdict when the list is empty (the API then decides on the create).
+    """
+    regions = list(regions or [])
+    if region is None or not regions or region in regions:
+        return None
+    return "%s=%s is not a region DOCR offers; choose one of: %s." % (option, region, ", ".join(regions))
+
+
+def moved_region_problem(name, wanted, actual, option="region"):
+    """Why registry ``name`` in ``actual`` cannot be made to be in ``wanted`` (a registry cannot move), or None."""
+    if wanted is None or wanted == actual:
+        return None
+    return ("%s=%s does not match registry %r, which is in %s. A registry cannot move between regions: remove %s, "
+            "or create a registry with another name there." % (option, wanted, name, actual, option))
+
+
+def delete_problem(name, repositories, force, option="force"):
+    """Why registry ``name`` holding ``repositories`` (a count, None when not counted) is not deleted, or None."""
+    if force:
+        return None
+    if repositories is None:
+        return ("Registry %r was not counted for repositories; not deleting a registry that may hold images. Set %s=true "
+                "to delete it anyway." % (name, option))
+    if repositories:
+        return ("Registry %r still holds %d repositor%s; deleting it deletes every image in it. Set %s=true to delete "
+                "it anyway." % (name, repositories, "y" if repositories == 1 else "ies", option))
+    return None
+
+
+def no_subscription_problem(option="subscription_tier"):
+    return ("The account has no container registry subscription yet: set %s (%s) to create its first registry."
+            % (option, ", ".join(TIERS[:-1]) + " or " + TIERS[-1]))
+
+
+def name_taken_problem(name, option="name"):
+    return "%s %r is already taken: registry names are unique across all of DigitalOcean." % (option, name)
+
+
+def raise_problems(problems, **details):
+    """Raise one ``DocrInputError`` telling every problem, or nothing when there is none."""
+    problems = [problem for problem in problems if problem]
+    if problems:
+        raise DocrInputError(" ".join(problems), **details)
+
+
+# ---- the planner ------------------------------------------------------------------------------------------------
+
+def find_registry(registries, name):
+    return next((registry for registry in registries or [] if registry.get("name") == name), None)
+
+
+def registry_state(registry, tier, with_tier):
+    """The state ``docr_registry`` compares and shows in its diff: name, region, and the tier when it was asked for."""
+    if registry is None:
+        return None
+    state = dict(name=registry.get("name"), region=registry.get("region"))
+    if with_tier:
+        state["subscription_tier"] = tier
+    return state
+
+
+def predicted_subscription(subscription, tier, options):
+    """The subscription on ``tier``, with that tier's terms when the options were read (else only its slug)."""
+    terms = None
+    for item in (options or {}).get("subscription_tiers") or []:
+        if item.get("slug") == tier:
+            terms = item
+    return dict(subscription or {}, tier=dict(terms or {"slug": tier}))
+
+
+class _Facts(object):
+    """What the planner and ``registry_reads`` both derive from ``current`` and the parameters."""
+
+    def __init__(self, current, params):
+        self.name = params["name"]
+        self.absent = params.get("state", "present") == "absent"
+        self.region = params.get("region")
+        self.tier = params.get("subscription_tier")
+        self.force = bool(params.get("force"))
+        self.registries = list(current["registries"])
+        self.registry = find_registry(self.registries, self.name)
+        self.subscription_known = "subscription" in current
+        self.subscription = current.get("subscription")
+        self.held = tier_of(self.subscription)
+        create = not self.absent and self.registry is None
+        # The account's first registry while its subscription is unknown (an empty list carries none): the create
+        # carries the tier (create_new_registry deals with a subscription left from earlier registries).
+        self.sign_up = create and self.tier is not None and (not self.registries and not self.subscription_known
+                                                              or self.subscription_known and self.held is None)
+        self.create = create
+        self.tier_write = (not self.absent and not self.sign_up and self.tier is not None and self.subscription_known
+                           and self.tier != self.held)
+        self.downgrade = self.tier_write and is_downgrade(self.held, self.tier)
+
+
+def registry_reads(current, params, check_mode=False):
+    """What ``plan_registry`` needs read beyond the registry list, given what ``current`` already holds.
+
+    Pure: ``docr_registry.read`` asks it after each read until it answers ``[]``. Names: ``subscription`` (when the
+    list did not carry it and it matters), ``repositories`` (the count, before a delete without force), ``options``
+    (a downgrade's eligibility; the region of a create that is not the run's only write; check mode's predictions),
+    ``name_available`` (a create that is not the only write, and check mode). A create that is the only write is
+    validated by the API itself (see ``create_new_registry``): no read before it.
+    """
+    facts = _Facts(current, params)
+    wanted = []
+    if facts.absent:
+        if facts.registry is not None and not facts.force:
+            wanted.append("repositories")
+    elif not facts.subscription_known and not facts.sign_up and (facts.create or facts.tier is not None):
+        wanted.append("subscription")
+    else:
+        validate_first = check_mode or facts.tier_write
+        if facts.downgrade or check_mode and facts.tier_write:
+            wanted.append("options")
+        if facts.create and validate_first:
+            wanted.append("name_available")
+            if facts.region is not None:
+                wanted.append("options")
+    return [what for index, what in enumerate(wanted) if what not in current and what not in wanted[:index]]
+
+
+def read_registry(api, params, check_mode=False):
+    """``current`` for ``plan_registry``: the registry list (it carries the subscription), then only what
+    ``registry_reads`` says the plan still needs, each read once."""
+    listed = list_registries(api)
+    current = dict(registries=listed)
+    subscription = listed_subscription(listed)
+    if subscription is not None:
+        current["subscription"] = subscription
+    readers = dict(
+        subscription=lambda: get_subscription(api),
+        options=lambda: get_options(api),
+        repositories=lambda: repository_count(api, params["name"]),
+        name_available=lambda: name_available(api, params["name"]),
+    )
+    wanted = registry_reads(current, params, check_mode)
+    while wanted:
+        for what in wanted:
+            current[what] = readers[what]()
+        wanted = registry_reads(current, params, check_mode)
+    return current
+
+
+def plan_registry(current, params):
+    """The plan for one registry (``docr_registry``), without any API call; raises ``DocrInputError`` on a problem.
+
+    ``current``: ``registries`` (the account's registry list, as the API answers it), and what ``registry_reads``
+    asked for: ``subscription`` (None: none), ``options``, ``repositories`` (a count), ``name_available``.
+    ``params``: ``name``, ``state``, ``region``, ``subscription_tier``, ``force``.
+
+    The plan's ``result`` holds ``registry`` and ``subscription`` (normalised; the subscription only when
+    ``subscription_tier`` is set or a registry is created), refined by ``settle_registry`` from the writes' answers.
+    """
+    facts = _Facts(current, params)
+    unread = registry_reads(current, params)
+    if unread:
+        raise DocrError("Internal error: registry %r planned without reading %s." % (facts.name, ", ".join(unread)))
+    with_tier = facts.tier is not None
+    before = registry_state(facts.registry, facts.held, with_tier)
+    subscription = facts.subscription if with_tier else None
+
+    if facts.absent:
+        if facts.registry is None:
+            return Plan(None, None, result=_result(None, subscription))
+        count = current.get("repositories")
+        problem = delete_problem(facts.name, count, facts.force)
+        if problem:
+            raise_problems([problem], **({"repositories": count} if count else {}))
+        return Plan(before, None, [Write("delete registry %s" % facts.name, delete_registry, facts.name)],
+                    result=_result(None, subscription))
+
+    problems = []
+    writes = []
+    options = current.get("options")
+    if facts.registry is not None:
+        problems.append(moved_region_problem(facts.name, facts.region, facts.registry.get("region")))
+        if facts.tier_write:
+            problems.extend(tier_problems(facts.tier, len(facts.registries)))
+        registry = facts.registry
+    else:
+        effective = facts.tier or facts.held
+        if effective is None:
+            problems.append(no_subscription_problem())
+        problems.extend(capacity_problems(facts.name, [r.get("name") for r in facts.registries], effective))
+        if "options" in current:
+            problems.append(region_problem(facts.region, normalize_options(options)["regions"]))
+        if current.get("name_available") is False:
+            problems.append(name_taken_problem(facts.name))
+        registry = dict(name=facts.name, region=facts.region, created_at=None, storage_usage_bytes=0,
+                        storage_usage_bytes_updated_at=None)
+    if facts.downgrade:
+        problems.extend(downgrade_problems(facts.held, facts.tier, options))
+    if facts.tier_write:
+        writes.append(Write("move the subscription to %s" % facts.tier, update_subscription, facts.tier))
+        subscription = predicted_subscription(facts.subscription, facts.tier, options)
+    if facts.create:
+        writes.append(Write("create registry %s" % facts.name, create_new_registry, facts.name, facts.region,
+                            facts.tier if facts.sign_up else None))
+        if facts.sign_up:
+            # The create's answer does not carry the subscription: only its tier is known after it, so check mode
+            # predicts no more than that either.
+            subscription = predicted_subscription(None, facts.tier, None)
+        elif subscription is None:
+            subscription = facts.subscription
+    raise_problems(problems)
+    after = registry_state(registry, facts.tier or facts.held, with_tier)
+    return Plan(before, after, writes, result=_result(registry, subscription))
+
+
+def settle_registry(plan, answers, params):
+    """The after-state of ``plan`` from its writes' answers; updates ``plan.result`` (the registry, the subscription)."""
+    after = plan.after
+    for write, answer in zip(plan.writes, answers):
+        if write.call is update_subscription and answer:
+            plan.result["subscription"] = normalize_subscription(answer)
+        elif write.call is create_new_registry and answer:
+            problem = moved_region_problem(params["name"], params.get("region"), answer.get("region"))
+            if problem:
+                # Created a moment ago by someone else, in another region: the registry is not what was asked for.
+                raise DocrInputError(problem)
+            plan.result["registry"] = normalize_registry(answer)
+            after = dict(after, region=answer.get("region"))
+    return after
+
+
+def _result(registry, subscription):
+    return dict(registry=normalize_registry(registry), subscription=normalize_subscription(subscription))

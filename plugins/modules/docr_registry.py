@@ -170,11 +170,10 @@ repositories:
 """
 
 from ansible_collections.dockyard.docr.plugins.module_utils import _registry as reg
-from ansible_collections.dockyard.docr.plugins.module_utils._base import StatefulResource, run_resource
-from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrError, DocrInputError
+from ansible_collections.dockyard.docr.plugins.module_utils._base import PlannedResource, run_resource
 
 
-class Registry(StatefulResource):
+class Registry(PlannedResource):
     argument_spec = dict(
         name=dict(type="str", required=True),
         state=dict(type="str", choices=["present", "absent"], default="present"),
@@ -185,175 +184,16 @@ class Registry(StatefulResource):
 
     def __init__(self, docr):
         super(Registry, self).__init__(docr)
-        self.name = self.params["name"]
-        self.tier = self.params["subscription_tier"]
-        self.registry = None
-        self.subscription = None
-        self._options_cache = None
-        self._listing = None
-        problem = reg.check_name(self.name)
-        if problem:
-            raise DocrInputError(problem)
+        reg.require_name(self.params["name"], "name")
 
-    # The state compared for `changed` and shown in the diff.
-    def _state(self, registry, tier):
-        state = dict(name=registry["name"], region=registry.get("region"))
-        if self.tier is not None:
-            state["subscription_tier"] = tier
-        return state
+    def read(self):
+        return reg.read_registry(self.api, self.params, self.check_mode)
 
-    def _registries(self):
-        """The account's registries, read once a run (their items carry the subscription)."""
-        if self._listing is None:
-            self._listing = reg.list_registries(self.api)
-        return self._listing
+    def plan(self, current):
+        return reg.plan_registry(current, self.params)
 
-    def _account_subscription(self):
-        """The subscription: from the registry list when it has items, else its own read."""
-        return reg.listed_subscription(self._registries()) or reg.get_subscription(self.api)
-
-    def fetch(self):
-        if self.tier is None:
-            self.registry = reg.get_registry(self.api, self.name)
-            return None if self.registry is None else self._state(self.registry, None)
-        # With subscription_tier, one read gives both: the registry list carries the subscription.
-        self.registry = next((r for r in self._registries() if r.get("name") == self.name), None)
-        if self.registry is None:
-            return None
-        self.subscription = self._account_subscription()
-        return self._state(self.registry, _tier_of(self.subscription))
-
-    def _options(self):
-        if self._options_cache is None:
-            self._options_cache = reg.get_options(self.api)
-        return self._options_cache
-
-    def _check_region(self, region):
-        regions = self._options().get("available_regions") or []
-        if regions and region not in regions:
-            raise DocrInputError("region=%s is not a region DOCR offers; choose one of: %s." % (region, ", ".join(regions)))
-
-    def _check_tier_change(self, current, registry_count=None):
-        """Fail before any write on a tier the account cannot move to."""
-        wanted = self.tier
-        if wanted != "professional":
-            if registry_count is None:
-                registry_count = len(self._registries())
-            if registry_count > reg.MAX_REGISTRIES[wanted]:
-                raise DocrInputError(
-                    "subscription_tier=%s allows one registry but the account has %d; only professional allows several."
-                    % (wanted, registry_count)
-                )
-        if current is None or reg.TIERS.index(wanted) >= reg.TIERS.index(current):
-            return
-        for tier in self._options().get("subscription_tiers") or []:
-            if tier.get("slug") == wanted and tier.get("eligible") is False:
-                raise DocrInputError(
-                    "subscription_tier=%s: the account is not eligible to move from %s to %s (%s)."
-                    % (wanted, current, wanted, ", ".join(tier.get("eligibility_reasons") or ["no reason given"]))
-                )
-
-    def _set_tier(self, current):
-        """Apply subscription_tier when it differs; return the tier slug after the run."""
-        if self.tier is None or self.tier == current:
-            return current
-        if self.check_mode:
-            self.subscription = self._predicted_subscription(self.subscription)
-        else:
-            self.subscription = reg.update_subscription(self.api, self.tier)
-        return self.tier
-
-    def _predicted_subscription(self, current):
-        """Check mode: the subscription on the wanted tier, with that tier's terms as the options endpoint lists them."""
-        for tier in self._options().get("subscription_tiers") or []:
-            if tier.get("slug") == self.tier:
-                return dict(current or {}, tier=tier)
-        raise DocrError("The API's options list no subscription tier %r (option subscription_tier)." % self.tier)
-
-    def create(self):
-        region = self.params["region"]
-        existing = self._registries()
-        self.subscription = self._account_subscription()
-        current = _tier_of(self.subscription)
-        if current is None and self.tier is None:
-            raise DocrInputError(
-                "The account has no container registry subscription yet: set subscription_tier "
-                "(starter, basic or professional) to create its first registry."
-            )
-        effective = self.tier or current
-        if len(existing) >= reg.MAX_REGISTRIES[effective]:
-            if effective != "professional":
-                raise DocrInputError(
-                    "Cannot create registry %r: the account already has a registry (%s) and the %s tier allows one. "
-                    "Set subscription_tier=professional to hold up to %d."
-                    % (self.name, ", ".join(r.get("name") for r in existing), effective, reg.MAX_REGISTRIES["professional"])
-                )
-            raise DocrInputError(
-                "Cannot create registry %r: the account already has %d registries, the most the professional tier allows."
-                % (self.name, len(existing))
-            )
-        if region is not None:
-            self._check_region(region)
-        if current is not None and self.tier is not None and self.tier != current:
-            self._check_tier_change(current, len(existing))
-        if not reg.name_available(self.api, self.name):
-            found = reg.get_registry(self.api, self.name)
-            if found is None:
-                raise DocrInputError("name %r is already taken: registry names are unique across all of DigitalOcean." % self.name)
-            # Taken by this account a moment ago (another run converging the same registry): converge on it.
-            self.registry = found
-            return self.update(self._state(found, current))
-
-        if current is None:
-            # The first registry signs the account up for its tier in the same call.
-            tier = self.tier
-            if self.check_mode:
-                self.subscription = self._predicted_subscription(None)
-        else:
-            tier = self._set_tier(current)
-        if self.check_mode:
-            self.registry = dict(name=self.name, region=region)
-        else:
-            self.registry = reg.create_registry(self.api, self.name, region, self.tier if current is None else None)
-            if current is None:
-                self.subscription = reg.get_subscription(self.api)
-        return self._state(self.registry, tier)
-
-    def update(self, before):
-        region = self.params["region"]
-        if region is not None and region != before["region"]:
-            raise DocrInputError(
-                "region=%s does not match registry %r, which is in %s. A registry cannot move between regions: "
-                "remove region, or create a registry with another name there." % (region, self.name, before["region"])
-            )
-        current = before.get("subscription_tier")
-        if self.tier is not None and self.tier != current:
-            self._check_tier_change(current)
-        return self._state(self.registry, self._set_tier(current))
-
-    def delete(self, before):
-        count = reg.repository_count(self.api, self.name)
-        if count and not self.params["force"]:
-            raise DocrInputError(
-                "Registry %r still holds %d repositor%s; deleting it deletes every image in it. "
-                "Set force=true to delete it anyway." % (self.name, count, "y" if count == 1 else "ies"),
-                repositories=count,
-            )
-        if not self.check_mode:
-            reg.delete_registry(self.api, self.name)
-        return None
-
-    def result(self, before, after):
-        registry = None
-        if after is not None and self.registry is not None:
-            registry = reg.normalize_registry(self.registry)
-            if self.check_mode and before is None:
-                registry.update(created_at=None, storage_usage_bytes=0, storage_usage_bytes_updated_at=None)
-        return dict(registry=registry, subscription=reg.normalize_subscription(self.subscription))
-
-
-def _tier_of(subscription):
-    return ((subscription or {}).get("tier") or {}).get("slug")
+    def settle(self, plan, answers):
+        return reg.settle_registry(plan, answers, self.params)
 
 
 def main():
