@@ -5,7 +5,7 @@
 
 A module is a resource class and a two-line ``main()``::
 
-    class Registry(StatefulResource):
+    class Registry(PlannedResource):
         argument_spec = dict(...)
         ...
 
@@ -290,45 +290,6 @@ class PlannedResource(Resource):
         result["changed"] = plan.before != after
         if self.docr.diff_mode:
             result["diff"] = dict(before=plan.before or {}, after=after or {})
-        return result
-
-
-class StatefulResource(Resource):
-    """``state: present/absent`` over one object, with ``changed`` and ``diff`` derived.
-
-    Subclasses implement ``fetch()`` (the normalised current state, ``None`` when absent), and
-    ``create()``, ``update(before)``, ``delete(before)``, each returning the normalised state after the
-    change (predicted in check mode, without writing). ``result(before, after)`` adds extra return
-    values. ``changed`` is ``before != after``; ``diff`` is ``{before, after}``.
-    """
-
-    def fetch(self):
-        raise NotImplementedError
-
-    def create(self):
-        raise NotImplementedError
-
-    def update(self, before):
-        return before
-
-    def delete(self, before):
-        raise NotImplementedError
-
-    def result(self, before, after):
-        return {}
-
-    def run(self):
-        before = self.fetch()
-        if self.params.get("state", "present") == "absent":
-            after = None if before is None else self.delete(before)
-        elif before is None:
-            after = self.create()
-        else:
-            after = self.update(before)
-        result = self.result(before, after)
-        result["changed"] = before != after
-        if self.docr.diff_mode:
-            result["diff"] = dict(before=before or {}, after=after or {})
         return result
 
 

@@ -13,8 +13,12 @@ description:
   - Sets the account's registry subscription tier when O(subscription_tier) is given. The tier is
     B(account-wide), shared by every registry of the account, not a property of one registry.
   - An account holds one registry on the C(starter) and C(basic) tiers, and up to 10 on C(professional).
-  - An unchanged re-run reads the registry once (and the subscription only when O(subscription_tier) is
-    set) and writes nothing.
+  - Every rule is checked before any write, and the run costs as few API calls as the rules allow. An
+    unchanged re-run reads the account's registry list once (it carries the subscription) and writes nothing.
+    A create costs that read and the create itself (the account's first registry signs up for
+    O(subscription_tier) in the same call); a tier change adds its own call, and reads what it must check
+    first (the name, the region, a downgrade's eligibility). A delete costs the read, the repository count
+    (not with O(force=true)) and the delete.
 author:
   - dockyard.docr maintainers (@dockyard)
 options:
@@ -35,6 +39,7 @@ options:
     description:
       - Region slug where the registry stores its data, such as C(nyc3), C(sfo3), C(ams3), C(sgp1) or C(fra1).
       - Used when the registry is created; when omitted, DigitalOcean picks one.
+      - It must be a region DOCR offers for registries; any other fails, naming this option, and creates nothing.
       - A registry cannot move. If it exists in another region the module fails, naming this option, and
         changes nothing.
     type: str
@@ -127,10 +132,12 @@ registry:
 subscription:
   description:
     - The account's subscription after the run. Returned when O(subscription_tier) is set or a registry was created;
-      V(null) otherwise (it is not read, to keep unchanged runs to one API call).
+      V(null) otherwise.
     - In check mode, the predicted subscription, with the terms of the tier it would be on (as the API's options
-      list them); RV(subscription.created_at) and RV(subscription.updated_at) stay as they are (V(null) for an
-      account without a subscription yet).
+      list them); RV(subscription.created_at) and RV(subscription.updated_at) stay as they are.
+    - When the run created the account's first registry (which signs the account up for O(subscription_tier)), the
+      create's answer does not carry the subscription: only RV(subscription.tier) is known, the other fields are
+      V(null), in check mode as well (M(dockyard.docr.docr_registry_info) reads them).
   returned: always
   type: dict
   contains:

@@ -17,7 +17,7 @@ author:
 options:
   name:
     description:
-      - Return only this registry. When it does not exist, RV(registries) is an empty list.
+      - Return only this registry. When it does not exist, RV(registries) is an empty list (not a failure).
     type: str
   repositories:
     description:
@@ -126,7 +126,6 @@ options:
 
 from ansible_collections.dockyard.docr.plugins.module_utils import _registry as reg
 from ansible_collections.dockyard.docr.plugins.module_utils._base import Resource, run_resource
-from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrInputError
 
 
 class RegistryInfo(Resource):
@@ -138,9 +137,7 @@ class RegistryInfo(Resource):
     def run(self):
         name = self.params["name"]
         if name is not None:
-            problem = reg.check_name(name)
-            if problem:
-                raise DocrInputError(problem)
+            reg.require_name(name, "name")
         # One list read gives the registries and the subscription (the spec puts it on every item of the list).
         listed = reg.list_registries(self.api)
         registries = [r for r in listed if name is None or r.get("name") == name]
