@@ -136,8 +136,8 @@ subscription:
     - In check mode, the predicted subscription, with the terms of the tier it would be on (as the API's options
       list them); RV(subscription.created_at) and RV(subscription.updated_at) stay as they are.
     - When the run created the account's first registry (which signs the account up for O(subscription_tier)), the
-      create's answer does not carry the subscription: only RV(subscription.tier) is known, the other fields are
-      V(null), in check mode as well (M(dockyard.docr.docr_registry_info) reads them).
+      answer to the create does not carry the subscription, so only RV(subscription.tier) is known and the other
+      fields are V(null), in check mode as well (M(dockyard.docr.docr_registry_info) reads them).
   returned: always
   type: dict
   contains:
