@@ -264,13 +264,13 @@ def create_new_registry(api, name, region=None, tier=None):
         return create_registry(api, name, region, tier)
     except DocrApiError as exc:
         if exc.status_code == 409:
-            raise DocrInputError(name_taken_problem(name), status_code=409)
+            raise DocrInputError("%s %s" % (name_taken_problem(name), exc.msg), **exc.details)
         if exc.status_code not in (400, 422):
             raise
         if region is not None:
             problem = region_problem(region, normalize_options(get_options(api))["regions"])
             if problem:
-                raise DocrInputError(problem, status_code=exc.status_code)
+                raise DocrInputError("%s %s" % (problem, exc.msg), **exc.details)
         if tier is None:
             raise
         held = tier_of(get_subscription(api))
