@@ -427,10 +427,12 @@ class _Facts(object):
         self.subscription = current.get("subscription")
         self.held = tier_of(self.subscription)
         create = not self.absent and self.registry is None
-        # The account's first registry while its subscription is unknown (an empty list carries none): the create
-        # carries the tier (create_new_registry deals with a subscription left from earlier registries).
-        self.sign_up = create and self.tier is not None and (not self.registries and not self.subscription_known
-                                                              or self.subscription_known and self.held is None)
+        # The account's first registry while its subscription is unknown (an empty list carries none), or known to
+        # be none: the create carries the tier (create_new_registry deals with a subscription left from earlier
+        # registries).
+        unknown = not self.registries and not self.subscription_known
+        none = self.subscription_known and self.held is None
+        self.sign_up = create and self.tier is not None and (unknown or none)
         self.create = create
         self.tier_write = (not self.absent and not self.sign_up and self.tier is not None and self.subscription_known
                            and self.tier != self.held)
