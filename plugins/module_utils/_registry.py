@@ -442,12 +442,16 @@ class _Facts(object):
 def registry_reads(current, params, check_mode=False):
     """What ``plan_registry`` needs read beyond the registry list, given what ``current`` already holds.
 
-    Pure: ``docr_registry.read`` asks it after each read until it answers ``[]``. Names: ``subscription`` (when the
-    list did not carry it and it matters), ``repositories`` (the count, before a delete without force), ``options``
-    (a downgrade's eligibility; the region of a create that is not the run's only write, or that the spec does not
-    list; check mode's predictions),
-    ``name_available`` (a create that is not the only write, and check mode). A create that is the only write is
-    validated by the API itself (see ``create_new_registry``): no read before it.
+    Pure: ``read_registry`` asks it after each read until it answers ``[]``. Names:
+
+    - ``subscription``: when the list did not carry it and it matters;
+    - ``repositories``: the count, before a delete without force;
+    - ``options``: a downgrade's eligibility; the region of a create that is not the run's only write, or that the
+      spec does not list; check mode's predictions;
+    - ``name_available``: a create that is not the run's only write, and check mode.
+
+    A create that is the run's only write is validated by the API itself (see ``create_new_registry``): nothing is
+    read before it but the list.
     """
     facts = _Facts(current, params)
     wanted = []
