@@ -18,8 +18,8 @@ options:
   clusters:
     description:
       - Return only these clusters (names or UUIDs). A name shared by several clusters returns all of them.
-      - A name or UUID no cluster has selects nothing, and is no failure (like every C(_info) module of this
-        collection, "not found" is an empty answer): compare RV(clusters) with what you asked for to find
+      - A name or UUID no cluster has selects nothing, and is no failure; like every C(_info) module of this
+        collection, "not found" is an empty answer. Compare RV(clusters) with what you asked for to find
         missing ones.
       - When omitted, every cluster of the account.
     type: list
