@@ -169,20 +169,21 @@ def group_writes(wanted):
 
 # ---- the integration planner (pure) --------------------------------------------------------------
 
-def integration_item(registries, clusters, allow_cross_region=False, where=None):
+def integration_item(registries, clusters, allow_cross_region=False, where=None, clusters_option=None, registries_option=None):
     """One thing asked for: the ``clusters`` (names or UUIDs) pull from the ``registries``.
 
     ``registries`` None asks for the single-registry integration (the account's only registry); such an
-    item must be the only one. ``where`` names the item in messages (``integrations[2]``); without it the
-    options are ``clusters`` and ``registries``.
+    item must be the only one. ``where`` names the item in messages (``integrations[2]``); the options its
+    messages name are ``WHERE.clusters`` and ``WHERE.registry`` (without ``where``: ``clusters`` and
+    ``registries``), unless ``clusters_option`` / ``registries_option`` name them (a role's variables).
     """
     return dict(
         registries=None if registries is None else list(registries),
         clusters=list(clusters or []),
         allow_cross_region=bool(allow_cross_region),
         where=where,
-        clusters_option="%s.clusters" % where if where else "clusters",
-        registries_option="%s.registry" % where if where else "registries",
+        clusters_option=clusters_option or ("%s.clusters" % where if where else "clusters"),
+        registries_option=registries_option or ("%s.registry" % where if where else "registries"),
     )
 
 

@@ -395,3 +395,28 @@ def test_single_registry_path_accepts_either_signal(sim, api, run_module, readin
     sim.clear_requests()
     assert run_module(docr_doks_integration, dict(args, state="absent"))["changed"] is False
     assert sim.writes() == []
+
+
+def test_check_mode_predicts_the_apply(sim, api, run_module):
+    """Check mode returns the clusters and diff the apply then makes (both readings); the 2nd run writes nothing."""
+    sim.seed(layout_seed(attached={"prod-nyc3-a": ["acme-sfo3"], "prod-ams3-b": ["acme-ams3"]}))
+    args = dict(api, integrations=[
+        dict(registry="acme-nyc3", clusters=["prod-nyc3-a", "prod-nyc3-b"]),
+        dict(registry="acme-sfo3", clusters=["prod-sfo3-a", "prod-sfo3-b", "prod-nyc3-a"], allow_cross_region=True),
+        dict(registry="acme-ams3", clusters=["prod-ams3-a", "prod-ams3-b"])])
+    sim.clear_requests()
+    predicted = run_module(docr_doks_integration, args, check_mode=True, diff=True)
+    assert predicted["changed"] is True and sim.writes() == []
+    applied = run_module(docr_doks_integration, args, diff=True)
+    assert applied["changed"] is True
+    assert [(c["name"], c["registries"]) for c in predicted["clusters"]] == [(c["name"], c["registries"]) for c in applied["clusters"]]
+    assert predicted["diff"] == applied["diff"]
+    state = sim.clusters()
+    assert dict((name, entry["registries"]) for name, entry in applied["diff"]["after"]["clusters"].items()) == state
+    # prod-nyc3-a already had acme-sfo3: it gets its whole set in one call, the other sets one call each
+    assert len(sim.write_calls()) == 4 and state["prod-nyc3-a"] == ["acme-nyc3", "acme-sfo3"]
+    sim.clear_requests()
+    again = run_module(docr_doks_integration, args, check_mode=True, diff=True)
+    assert again["changed"] is False and again["diff"]["before"] == again["diff"]["after"]
+    assert run_module(docr_doks_integration, args)["changed"] is False
+    assert sim.writes() == []

@@ -141,6 +141,17 @@ def test_unknown_and_ambiguous_clusters_and_unknown_registries_all_at_once():
     assert "integrations[0].clusters: unknown DOKS cluster 'lost'" in caught.value.msg
 
 
+def test_a_caller_names_its_own_variables():
+    wanted = [doks.integration_item(["acme-nyc3", "ghost"], ["prod-nyc3-a", "lost"], where="docr_layout.registries[3]",
+                                    clusters_option="docr_layout.registries[3].clusters",
+                                    registries_option="docr_layout.registries[3].name")]
+    review = doks.review_integration(account(), REGISTRIES, wanted)
+    assert [p.split(":")[0] for p in review.problems] == ["docr_layout.registries[3].clusters", "docr_layout.registries[3].name"]
+    # a registry the caller is about to create counts with the region it will have
+    plan = doks.plan_integration(account(), dict(REGISTRIES, new="ams3"), [doks.integration_item(["new"], ["prod-ams3-a"])])
+    assert [w.what for w in plan.writes] == ["add registries new to clusters prod-ams3-a"]
+
+
 def test_same_named_clusters_by_uuid_are_kept_apart():
     clusters = [cluster("twin", "nyc3", cid="id-1"), cluster("twin", "nyc3", ["acme-nyc3"], cid="id-2")]
     plan = doks.plan_integration(clusters, REGISTRIES, [item(["acme-nyc3"], ["id-1", "id-2"])])
