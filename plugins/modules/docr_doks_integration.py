@@ -170,7 +170,10 @@ clusters:
       elements: str
       sample: [acme-nyc3]
 cross_region:
-  description: The cluster/registry pairs (wanted, not removed) whose regions differ.
+  description:
+    - The cluster/registry pairs (wanted, not removed) whose regions differ, except those an O(integrations) item
+      allows with O(integrations[].allow_cross_region=true).
+    - Also in the failure result when O(require_colocation=true) refuses them.
   returned: always
   type: list
   elements: dict
