@@ -17,7 +17,10 @@ author:
 options:
   clusters:
     description:
-      - Return only these clusters (names or UUIDs). Unknown ones fail, all listed at once.
+      - Return only these clusters (names or UUIDs). A name shared by several clusters returns all of them.
+      - A name or UUID no cluster has selects nothing, and is no failure; like every C(_info) module of this
+        collection, "not found" is an empty answer. Compare RV(clusters) with what you asked for to find
+        missing ones.
       - When omitted, every cluster of the account.
     type: list
     elements: str
@@ -41,7 +44,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 clusters:
-  description: The clusters, sorted by name. Empty when there are none.
+  description:
+    - The clusters (only those selected by O(clusters), when set), sorted by name.
+    - Empty when there are none, or when none of O(clusters) exists.
   returned: always
   type: list
   elements: dict
@@ -105,15 +110,8 @@ class DoksIntegrationInfo(Resource):
 
     def run(self):
         clusters = doks.list_clusters(self.api)
-        refs = self.params["clusters"]
-        if refs is not None:
-            resolved = doks.resolve_clusters(clusters, refs)
-            seen = set()
-            clusters = []
-            for ref in refs:
-                if resolved[ref]["id"] not in seen:
-                    seen.add(resolved[ref]["id"])
-                    clusters.append(resolved[ref])
+        if self.params["clusters"] is not None:
+            clusters = doks.select_clusters(clusters, self.params["clusters"])
         listed = reg.list_registries(self.api)
         registries = [dict(name=r.get("name"), region=r.get("region")) for r in listed]
         tier = (reg.normalize_subscription(reg.listed_subscription(listed)) or {}).get("tier")

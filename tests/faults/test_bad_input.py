@@ -76,8 +76,8 @@ CASES = [
      "require_colocation"),
     (docr_doks_integration, dict(clusters=["prod-fra1"], registries=["acme"], require_colocation="maybe"), "require_colocation"),
     (docr_doks_integration, dict(clusters=["prod-fra1"], registries=["acme"], state="gone"), "state"),
-    # docr_doks_integration_info
-    (docr_doks_integration_info, dict(clusters=["ghost"]), "clusters"),
+    (docr_doks_integration, dict(integrations=[dict(registry="acme-ny", clusters=["prod-fra1"])]), "require_colocation"),  # the default
+    # docr_doks_integration_info: an unknown cluster is no bad input, it selects nothing (clusters: [])
     # docr_gc
     (docr_gc, dict(registry="Bad_Name"), "registry"),
     (docr_gc, dict(registry="acme", type="everything"), "type"),

@@ -50,19 +50,8 @@ def warnings(res):
     return [w if isinstance(w, str) else json.dumps(w) for w in res.get("warnings") or []]
 
 
-def writes(sim):
-    return [r for r in sim.requests() if r["method"] != "GET"]
-
-
 def calls(sim):
     return [(r["method"], r["path"]) for r in sim.requests()]
-
-
-def clusters_state(sim):
-    """{cluster name: sorted registries} from the simulator's own state."""
-    found = sim.state()["clusters"]
-    items = found.values() if isinstance(found, dict) else found
-    return dict((c["name"], sorted(c.get("registries") or [])) for c in items)
 
 
 def enabled_state(sim):
@@ -91,8 +80,8 @@ def test_walk(sim, api, run_module):
     assert res["changed"] is True, res
     assert res["diff"]["before"]["clusters"]["prod-nyc3-a"] == dict(registries=[])
     assert res["diff"]["after"]["clusters"]["prod-nyc3-b"] == dict(registries=["acme-nyc3"])
-    assert writes(sim) == []
-    assert clusters_state(sim)["prod-nyc3-a"] == []
+    assert sim.writes() == []
+    assert sim.clusters()["prod-nyc3-a"] == []
 
     # apply: one batched POST for both clusters
     sim.clear_requests()
@@ -100,8 +89,8 @@ def test_walk(sim, api, run_module):
     assert res["changed"] is True and not res.get("failed"), res
     assert [c["name"] for c in res["clusters"]] == ["prod-nyc3-a", "prod-nyc3-b"]
     assert all(c["registries"] == ["acme-nyc3"] for c in res["clusters"])
-    assert [(r["method"], r["path"]) for r in writes(sim)] == [("POST", "/v2/kubernetes/registries")]
-    state = clusters_state(sim)
+    assert sim.write_calls() == [("POST", "/v2/kubernetes/registries")]
+    state = sim.clusters()
     assert state["prod-nyc3-a"] == state["prod-nyc3-b"] == ["acme-nyc3"]
     assert state["prod-sfo3-a"] == []
 
@@ -117,27 +106,27 @@ def test_walk(sim, api, run_module):
     res = run_module(docr_doks_integration, more, check_mode=True, diff=True)
     assert res["changed"] is True
     assert res["diff"]["after"]["clusters"]["prod-nyc3-a"]["registries"] == ["acme-nyc3", "acme-sfo3"]
-    assert writes(sim) == []
+    assert sim.writes() == []
     res = run_module(docr_doks_integration, more)
     assert res["changed"] is True
     assert any("cross-region" in w.lower() for w in warnings(res)), res
     assert res["cross_region"][0]["registry"] == "acme-sfo3"
-    assert clusters_state(sim)["prod-nyc3-a"] == ["acme-nyc3", "acme-sfo3"]
+    assert sim.clusters()["prod-nyc3-a"] == ["acme-nyc3", "acme-sfo3"]
 
     # absent removes only the named registry from the named clusters
     sim.clear_requests()
     res = run_module(docr_doks_integration, dict(args, registries=["acme-sfo3"], state="absent"), diff=True)
     assert res["changed"] is True
     assert res["diff"]["after"]["clusters"]["prod-nyc3-a"]["registries"] == ["acme-nyc3"]
-    assert [(r["method"], r["path"]) for r in writes(sim)] == [("DELETE", "/v2/kubernetes/registries")]
-    assert clusters_state(sim)["prod-nyc3-a"] == ["acme-nyc3"]
-    assert clusters_state(sim)["prod-nyc3-b"] == ["acme-nyc3"]
+    assert sim.write_calls() == [("DELETE", "/v2/kubernetes/registries")]
+    assert sim.clusters()["prod-nyc3-a"] == ["acme-nyc3"]
+    assert sim.clusters()["prod-nyc3-b"] == ["acme-nyc3"]
 
     # absent again: nothing to do, no write
     sim.clear_requests()
     res = run_module(docr_doks_integration, dict(args, registries=["acme-sfo3"], state="absent"))
     assert res["changed"] is False
-    assert writes(sim) == []
+    assert sim.writes() == []
 
 
 def test_drift_is_restored(sim, api, run_module):
@@ -145,19 +134,19 @@ def test_drift_is_restored(sim, api, run_module):
     args = dict(api, clusters=["prod-sfo3-a", "prod-sfo3-b"], registries=["acme-sfo3"])
     sim.clear_requests()
     assert run_module(docr_doks_integration, args)["changed"] is False
-    assert writes(sim) == []
+    assert sim.writes() == []
 
     behind_the_back(sim, api["token"], "DELETE", "/v2/kubernetes/registries", {"cluster_uuids": [cluster_id("prod-sfo3-b")], "registries": ["acme-sfo3"]})
-    assert clusters_state(sim)["prod-sfo3-b"] == []
+    assert sim.clusters()["prod-sfo3-b"] == []
 
     sim.clear_requests()
     res = run_module(docr_doks_integration, args, diff=True)
     assert res["changed"] is True
     assert res["diff"]["before"]["clusters"]["prod-sfo3-b"]["registries"] == []
     assert res["diff"]["before"]["clusters"]["prod-sfo3-a"] == res["diff"]["after"]["clusters"]["prod-sfo3-a"]
-    writes_made = writes(sim)
+    writes_made = sim.writes()
     assert len(writes_made) == 1
-    assert clusters_state(sim)["prod-sfo3-b"] == ["acme-sfo3"]
+    assert sim.clusters()["prod-sfo3-b"] == ["acme-sfo3"]
 
 
 def test_unknown_names_fail_before_any_write(sim, api, run_module):
@@ -182,8 +171,8 @@ def test_unknown_names_fail_before_any_write(sim, api, run_module):
     res = run_module(docr_doks_integration, dict(api, clusters=[], registries=["acme-nyc3"]))
     assert res["failed"] and "clusters" in res["msg"]
 
-    assert writes(sim) == []
-    assert all(regs == [] for regs in clusters_state(sim).values())
+    assert sim.writes() == []
+    assert all(regs == [] for regs in sim.clusters().values())
 
 
 def test_colocation(sim, api, run_module):
@@ -195,14 +184,21 @@ def test_colocation(sim, api, run_module):
     res = run_module(docr_doks_integration, dict(args, require_colocation=True))
     assert res["failed"] and "require_colocation" in res["msg"]
     assert "prod-ams3-a" in res["msg"] and "ams3" in res["msg"] and "prod-nyc3-a" not in res["msg"]
-    assert writes(sim) == []
-    assert clusters_state(sim)["prod-ams3-a"] == []
+    assert sim.writes() == []
+    assert sim.clusters()["prod-ams3-a"] == []
 
-    # without it: a warning, and the integration is made
+    # the default is the same: require_colocation is true unless set
     res = run_module(docr_doks_integration, args)
+    assert res["failed"] and "require_colocation" in res["msg"] and "prod-ams3-a" in res["msg"], res
+    assert "allow_cross_region" in res["msg"]
+    assert res["cross_region"] == [dict(cluster="prod-ams3-a", cluster_region="ams3", registry="acme-nyc3", registry_region="nyc3")]
+    assert sim.writes() == []
+
+    # with require_colocation: false, a warning, and the integration is made
+    res = run_module(docr_doks_integration, dict(args, require_colocation=False))
     assert res["changed"] is True
     assert any("prod-ams3-a" in w for w in warnings(res))
-    assert clusters_state(sim)["prod-ams3-a"] == ["acme-nyc3"]
+    assert sim.clusters()["prod-ams3-a"] == ["acme-nyc3"]
 
     # an explicitly allowed pair passes require_colocation without a warning
     res = run_module(docr_doks_integration, dict(api, require_colocation=True, integrations=[
@@ -222,8 +218,8 @@ def test_layout_in_one_task(sim, api, run_module):
     res = run_module(docr_doks_integration, args, diff=True)
     assert res["changed"] is True, res
     # one POST per distinct registry set (three registries), all clusters of a set in the same call
-    assert [(r["method"], r["path"]) for r in writes(sim)] == [("POST", "/v2/kubernetes/registries")] * 3
-    state = clusters_state(sim)
+    assert sim.write_calls() == [("POST", "/v2/kubernetes/registries")] * 3
+    state = sim.clusters()
     for region in REGIONS:
         assert state["prod-%s-a" % region] == state["prod-%s-b" % region] == ["acme-%s" % region]
     assert res["diff"]["before"]["clusters"]["prod-ams3-a"] == res["diff"]["after"]["clusters"]["prod-ams3-a"]
@@ -231,13 +227,13 @@ def test_layout_in_one_task(sim, api, run_module):
     sim.clear_requests()
     res = run_module(docr_doks_integration, args)
     assert res["changed"] is False
-    assert len(calls(sim)) == 2 and writes(sim) == []
+    assert len(calls(sim)) == 2 and sim.writes() == []
 
     # a cluster named under two registries gets both
     res = run_module(docr_doks_integration, dict(api, integrations=integrations + [
         dict(registry="acme-sfo3", clusters=["prod-nyc3-a"], allow_cross_region=True)]))
     assert res["changed"] is True
-    assert clusters_state(sim)["prod-nyc3-a"] == ["acme-nyc3", "acme-sfo3"]
+    assert sim.clusters()["prod-nyc3-a"] == ["acme-nyc3", "acme-sfo3"]
 
 
 def test_single_registry_integration(sim, api, run_module):
@@ -245,23 +241,23 @@ def test_single_registry_integration(sim, api, run_module):
     args = dict(api, clusters=["prod-nyc3-a", "prod-nyc3-b"])
     sim.clear_requests()
     res = run_module(docr_doks_integration, args, check_mode=True, diff=True)
-    assert res["changed"] is True and writes(sim) == []
+    assert res["changed"] is True and sim.writes() == []
     res = run_module(docr_doks_integration, args)
     assert res["changed"] is True, res
-    assert [(r["method"], r["path"]) for r in writes(sim)] == [("POST", "/v2/kubernetes/registry")]
+    assert sim.write_calls() == [("POST", "/v2/kubernetes/registry")]
     assert enabled_state(sim)["prod-nyc3-a"] and enabled_state(sim)["prod-nyc3-b"]
     assert not enabled_state(sim)["prod-sfo3-a"]
 
     sim.clear_requests()
     assert run_module(docr_doks_integration, args)["changed"] is False
-    assert writes(sim) == []
+    assert sim.writes() == []
 
     res = run_module(docr_doks_integration, dict(args, state="absent"))
     assert res["changed"] is True
     assert not enabled_state(sim)["prod-nyc3-a"]
     sim.clear_requests()
     assert run_module(docr_doks_integration, dict(args, state="absent"))["changed"] is False
-    assert writes(sim) == []
+    assert sim.writes() == []
 
 
 def test_single_registry_integration_needs_one_registry(sim, api, run_module):
@@ -269,7 +265,7 @@ def test_single_registry_integration_needs_one_registry(sim, api, run_module):
     sim.clear_requests()
     res = run_module(docr_doks_integration, dict(api, clusters=["prod-nyc3-a"]))
     assert res["failed"] and "registries is required" in res["msg"] and "acme-sfo3" in res["msg"]
-    assert writes(sim) == []
+    assert sim.writes() == []
 
 
 def test_pagination_and_info(sim, api, run_module):
@@ -283,7 +279,7 @@ def test_pagination_and_info(sim, api, run_module):
     assert res["changed"] is True, res
     assert [c["name"] for c in res["clusters"]] == ["batch-204", "batch-000"]
     assert len([c for c in calls(sim) if c == ("GET", "/v2/kubernetes/clusters")]) == 2  # 211 clusters, 200 a page
-    assert clusters_state(sim)["batch-204"] == ["acme-nyc3"]
+    assert sim.clusters()["batch-204"] == ["acme-nyc3"]
 
     res = run_module(docr_doks_integration_info, dict(api))
     assert len(res["clusters"]) == 211 and res["changed"] is False
@@ -291,8 +287,42 @@ def test_pagination_and_info(sim, api, run_module):
     res = run_module(docr_doks_integration_info, dict(api, clusters=["batch-204", "prod-sfo3-a"]))
     assert [c["name"] for c in res["clusters"]] == ["batch-204", "prod-sfo3-a"]
     assert res["clusters"][0]["registries"] == ["acme-nyc3"]
+
+
+def test_info_answers_not_found_with_an_empty_list(sim, api, run_module):
+    """Like every _info module: only what exists is returned, `[]` when nothing does; no failure, no flag."""
+    sim.seed(layout_seed(attached={"prod-nyc3-a": ["acme-nyc3"]}))
+    sim.clear_requests()
     res = run_module(docr_doks_integration_info, dict(api, clusters=["nope"]))
-    assert res["failed"] and "nope" in res["msg"]
+    assert not res.failed and res["changed"] is False, res
+    assert res["clusters"] == []
+    assert [r["name"] for r in res["registries"]] == ["acme-ams3", "acme-nyc3", "acme-sfo3"]
+    res = run_module(docr_doks_integration_info, dict(api, clusters=["ghost", cluster_id("prod-nyc3-a"), "prod-sfo3-b", "prod-nyc3-a"]))
+    assert not res.failed, res
+    assert [(c["name"], c["registries"]) for c in res["clusters"]] == [("prod-nyc3-a", ["acme-nyc3"]), ("prod-sfo3-b", [])]
+    assert set(res) - {"exit_code", "invocation", "warnings"} == {"changed", "clusters", "registries", "subscription_tier"}
+    # two reads per run: the cluster list and the registry list (it carries the subscription)
+    assert sorted(calls(sim)) == sorted([("GET", "/v2/kubernetes/clusters"), ("GET", "/v2/registries")] * 2)
+    assert sim.writes() == []
+
+
+def test_every_problem_at_once_and_nothing_written(sim, api, run_module):
+    """An unknown cluster, an unknown registry and a cross-region pair: one failure naming all three, no write."""
+    sim.seed(layout_seed())
+    sim.clear_requests()
+    res = run_module(docr_doks_integration, dict(api, integrations=[
+        dict(registry="acme-nyc3", clusters=["prod-nyc3-a", "lost"]),
+        dict(registry="ghost", clusters=["prod-sfo3-a"]),
+        dict(registry="acme-ams3", clusters=["prod-ams3-a", "prod-sfo3-b"])]))
+    assert res.failed, res
+    assert "integrations[0].clusters: unknown DOKS cluster 'lost'" in res["msg"], res["msg"]
+    assert "integrations[1].registry: unknown registry 'ghost'" in res["msg"], res["msg"]
+    assert "integrations[2]: cluster prod-sfo3-b (sfo3) would pull from registry acme-ams3 (ams3)" in res["msg"], res["msg"]
+    assert res["unknown_clusters"] == ["lost"] and res["unknown_registries"] == ["ghost"]
+    assert [x["cluster"] for x in res["cross_region"]] == ["prod-sfo3-b"]
+    assert "changed" not in res or res["changed"] is False
+    assert sorted(calls(sim)) == [("GET", "/v2/kubernetes/clusters"), ("GET", "/v2/registries")]
+    assert all(regs == [] for regs in sim.clusters().values())
 
 
 def test_answers_shaped_like_the_spec_example_settle(sim, api, run_module, reading):
@@ -309,16 +339,16 @@ def test_answers_shaped_like_the_spec_example_settle(sim, api, run_module, readi
             dict(registry="acme-nyc3", clusters=["prod-nyc3-a", "prod-nyc3-b"]),
             dict(registry="acme-sfo3", clusters=["prod-nyc3-a"], allow_cross_region=True)]))
         assert res["changed"] is False, res
-    assert writes(sim) == []
+    assert sim.writes() == []
 
     # absent is decided from `registries` too: it removes, then settles
     res = run_module(docr_doks_integration, dict(args, state="absent"))
     assert res["changed"] is True
-    assert [(r["method"], r["path"]) for r in writes(sim)] == [("DELETE", "/v2/kubernetes/registries")]
-    assert clusters_state(sim)["prod-nyc3-a"] == ["acme-sfo3"] and clusters_state(sim)["prod-nyc3-b"] == []
+    assert sim.write_calls() == [("DELETE", "/v2/kubernetes/registries")]
+    assert sim.clusters()["prod-nyc3-a"] == ["acme-sfo3"] and sim.clusters()["prod-nyc3-b"] == []
     sim.clear_requests()
     assert run_module(docr_doks_integration, dict(args, state="absent"))["changed"] is False
-    assert writes(sim) == []
+    assert sim.writes() == []
 
 
 def test_single_registry_path_accepts_either_signal(sim, api, run_module, reading):
@@ -335,7 +365,7 @@ def test_single_registry_path_accepts_either_signal(sim, api, run_module, readin
     sim.clear_requests()
     for _run in range(2):
         assert run_module(docr_doks_integration, args)["changed"] is False
-    assert writes(sim) == []
+    assert sim.writes() == []
 
     # absent clears whichever signal is set, then settles
     res = run_module(docr_doks_integration, dict(args, state="absent"), diff=True)
@@ -345,11 +375,11 @@ def test_single_registry_path_accepts_either_signal(sim, api, run_module, readin
     expected = [("DELETE", "/v2/kubernetes/registries")]
     if not legacy_only:  # the flag mirrored `registries`, so it was set too
         expected.insert(0, ("DELETE", "/v2/kubernetes/registry"))
-    assert [(r["method"], r["path"]) for r in writes(sim)] == expected
-    assert clusters_state(sim)["prod-nyc3-a"] == [] and not enabled_state(sim)["prod-nyc3-a"]
+    assert sim.write_calls() == expected
+    assert sim.clusters()["prod-nyc3-a"] == [] and not enabled_state(sim)["prod-nyc3-a"]
     sim.clear_requests()
     assert run_module(docr_doks_integration, dict(args, state="absent"))["changed"] is False
-    assert writes(sim) == []
+    assert sim.writes() == []
 
     # flagged by the legacy integration only (legacy_only reading): integrated; absent clears the flag
     args = dict(api, clusters=["prod-nyc3-b"])
@@ -357,11 +387,36 @@ def test_single_registry_path_accepts_either_signal(sim, api, run_module, readin
     assert res["changed"] is (not legacy_only)
     sim.clear_requests()
     assert run_module(docr_doks_integration, args)["changed"] is False
-    assert writes(sim) == []
+    assert sim.writes() == []
     res = run_module(docr_doks_integration, dict(args, state="absent"))
     assert res["changed"] is True
-    assert ("DELETE", "/v2/kubernetes/registry") in [(r["method"], r["path"]) for r in writes(sim)]
-    assert not enabled_state(sim)["prod-nyc3-b"] and clusters_state(sim)["prod-nyc3-b"] == []
+    assert ("DELETE", "/v2/kubernetes/registry") in sim.write_calls()
+    assert not enabled_state(sim)["prod-nyc3-b"] and sim.clusters()["prod-nyc3-b"] == []
     sim.clear_requests()
     assert run_module(docr_doks_integration, dict(args, state="absent"))["changed"] is False
-    assert writes(sim) == []
+    assert sim.writes() == []
+
+
+def test_check_mode_predicts_the_apply(sim, api, run_module):
+    """Check mode returns the clusters and diff the apply then makes (both readings); the 2nd run writes nothing."""
+    sim.seed(layout_seed(attached={"prod-nyc3-a": ["acme-sfo3"], "prod-ams3-b": ["acme-ams3"]}))
+    args = dict(api, integrations=[
+        dict(registry="acme-nyc3", clusters=["prod-nyc3-a", "prod-nyc3-b"]),
+        dict(registry="acme-sfo3", clusters=["prod-sfo3-a", "prod-sfo3-b", "prod-nyc3-a"], allow_cross_region=True),
+        dict(registry="acme-ams3", clusters=["prod-ams3-a", "prod-ams3-b"])])
+    sim.clear_requests()
+    predicted = run_module(docr_doks_integration, args, check_mode=True, diff=True)
+    assert predicted["changed"] is True and sim.writes() == []
+    applied = run_module(docr_doks_integration, args, diff=True)
+    assert applied["changed"] is True
+    assert [(c["name"], c["registries"]) for c in predicted["clusters"]] == [(c["name"], c["registries"]) for c in applied["clusters"]]
+    assert predicted["diff"] == applied["diff"]
+    state = sim.clusters()
+    assert dict((name, entry["registries"]) for name, entry in applied["diff"]["after"]["clusters"].items()) == state
+    # prod-nyc3-a already had acme-sfo3: it gets its whole set in one call, the other sets one call each
+    assert len(sim.write_calls()) == 4 and state["prod-nyc3-a"] == ["acme-nyc3", "acme-sfo3"]
+    sim.clear_requests()
+    again = run_module(docr_doks_integration, args, check_mode=True, diff=True)
+    assert again["changed"] is False and again["diff"]["before"] == again["diff"]["after"]
+    assert run_module(docr_doks_integration, args)["changed"] is False
+    assert sim.writes() == []

@@ -131,10 +131,14 @@ def test_doks_integration_and_info(sim, api, run_module):
     layout = dict(api, integrations=[
         dict(registry="acme-nyc3", clusters=["prod-nyc3-a"]),
         dict(registry="acme-ams3", clusters=["prod-ams3-a", "prod-nyc3-a"])])
-    res = run_and_check(run_module, docr_doks_integration, layout)
+    # the cross-region pair fails by default, its failure's keys documented too
+    res = run_and_check(run_module, docr_doks_integration, layout, failed=True, always=False)
+    assert res["cross_region"] and "require_colocation" in res["msg"], res
+    res = run_and_check(run_module, docr_doks_integration, dict(layout, require_colocation=False))
     assert res["cross_region"] and res.get("warnings"), res
     run_and_check(run_module, docr_doks_integration_info, dict(api))
     run_and_check(run_module, docr_doks_integration_info, dict(api, clusters=["prod-nyc3-a"]))
+    assert run_and_check(run_module, docr_doks_integration_info, dict(api, clusters=["nope"]))["clusters"] == []
     run_and_check(run_module, docr_doks_integration, dict(one, state="absent"), check_mode=True)
     run_and_check(run_module, docr_doks_integration, dict(one, state="absent"))
     run_and_check(run_module, docr_doks_integration, dict(one, state="absent"))
