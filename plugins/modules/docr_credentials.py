@@ -12,7 +12,7 @@ description:
     O(expiry_seconds).
   - With O(dest), merges them into a docker C(config.json) (other registries' entries and other keys are kept),
     written atomically with mode C(0600). A re-run issues nothing while the credentials in O(dest) stay valid
-    for more than O(refresh_before) seconds (C(changed=false), no API call).
+    for more than O(refresh_before) (C(changed=false), no API call).
   - With O(kubernetes_secret), also returns a C(kubernetes.io/dockerconfigjson) Secret manifest, for clusters
     that are not DOKS (self-managed, or in another cloud), ready for M(kubernetes.core.k8s).
   - B(The credentials are secrets.) The module returns them only when asked (O(return_docker_config), or
@@ -24,12 +24,6 @@ description:
 author:
   - dockyard.docr maintainers (@dockyard)
 options:
-  registry:
-    description:
-      - Name of the registry.
-    type: str
-    required: true
-    aliases: [name]
   read_write:
     description:
       - Issue credentials that can push (and delete). By default they can only pull.
@@ -37,11 +31,14 @@ options:
     default: false
   expiry_seconds:
     description:
-      - How long the credentials stay valid, in seconds.
-      - At most ten years (315360000).
+      - How long the credentials stay valid.
+      - A duration, in the same forms as every duration of this collection - a number of seconds (V(1200), or
+        V("1200")), or a number followed by C(s), C(m), C(h), C(d) or C(w), such as V(20m), V(12h) or V(7d).
+        A fraction of a second is rounded up.
+      - At most ten years (315360000 seconds).
       - V(0) means they never expire; the module then warns, since such credentials stay valid until the
         token that issued them is revoked.
-    type: int
+    type: raw
     default: 3600
   dest:
     description:
@@ -59,8 +56,9 @@ options:
   refresh_before:
     description:
       - With O(dest), issue new credentials only when those recorded in O(dest) for this registry (with the same
-        O(read_write)) expire within this many seconds, are missing, or were replaced by another tool.
-    type: int
+        O(read_write)) expire within this long, are missing, or were replaced by another tool.
+      - A duration, in the same forms as O(expiry_seconds) (a plain number is seconds), such as V(300) or V(5m).
+    type: raw
     default: 300
   credentials_store:
     description:
@@ -102,11 +100,15 @@ options:
         type: str
         default: default
 notes:
+  - With C(--diff), the diff shows what O(dest) records for the registry before and after - C(registry),
+    C(read_write), C(expires_at), C(credential_helper), C(expiring) (within O(refresh_before)) and the file's
+    C(mode); never the credentials. Without O(dest), every run issues new credentials (C(changed=true)).
   - O(refresh_before) compares the recorded expiry with this host's clock; the expiry itself comes from the API's
     clock when the credentials were issued.
   - Credentials are for the registry host the API names in its answer (the C(auths) key, C(registry.digitalocean.com)
     on DigitalOcean); one docker config holds one set per host.
 extends_documentation_fragment:
+  - dockyard.docr.registry
   - dockyard.docr.common
   - dockyard.docr.attributes
   - dockyard.docr.attributes.actions
@@ -125,7 +127,7 @@ EXAMPLES = r"""
   dockyard.docr.docr_credentials:
     registry: acme
     read_write: true
-    expiry_seconds: 1200
+    expiry_seconds: 20m
     dest: /home/ci/.docker/config.json
 
 - name: On a workstation whose docker uses a credential helper (Docker Desktop), insist on the helper
@@ -137,7 +139,7 @@ EXAMPLES = r"""
 - name: A pull secret for a cluster that is not DOKS
   dockyard.docr.docr_credentials:
     registry: acme
-    expiry_seconds: 86400
+    expiry_seconds: 1d
     kubernetes_secret:
       name: docr-pull
       namespace: apps
