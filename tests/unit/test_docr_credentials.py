@@ -329,7 +329,7 @@ def test_walk_check_diff_apply_idempotent_change(sim, api, run_module, tmp_path)
 
     res = run_module(docr_credentials, args, diff=True)
     auth = auth_of(json.loads(dest.read_text()))
-    assert res["changed"] is True and res["diff"]["after"]["expires_at"] == res["expires_at"] is not None
+    assert res["changed"] is True and res["expires_at"] is not None and res["diff"]["after"]["expires_at"] == res["expires_at"]
     assert auth not in json.dumps(res) and cred.fingerprint(auth) not in json.dumps(res)
 
     sim.clear_requests()
