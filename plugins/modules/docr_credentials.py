@@ -235,7 +235,6 @@ kubernetes_secret:
   type: dict
 """
 
-import os
 import time
 
 from ansible_collections.dockyard.docr.plugins.module_utils import _credentials as cred
@@ -282,8 +281,7 @@ class Credentials(PlannedResource):
             config = cred.read_config(dest)
             host, marker, auth = cred.recorded(
                 config, self.params["registry"], lambda helper, host_: helpers.get(self.docr.module, helper, host_))
-            current.update(config=config, host=host, marker=marker, auth=auth,
-                           mode=cred.file_mode(dest) if os.path.exists(dest) else None)
+            current.update(config=config, host=host, marker=marker, auth=auth, mode=cred.file_mode(dest))
             self._credentials = (host, auth)
         if self.check_mode and not cred.decide(current, self.options)[1]:
             current["registry_exists"] = reg.get_registry(self.api, self.params["registry"]) is not None
