@@ -134,7 +134,9 @@ def _strings_in(value):
 class DocrModule(object):
     """``AnsibleModule`` with the common options, and a client built on first use."""
 
-    def __init__(self, argument_spec, supports_check_mode=True, **kwargs):
+    def __init__(self, argument_spec, supports_check_mode=True, timing=None, **kwargs):
+        # ``clock`` and ``sleep`` for the client (its rate limiter and retries); tests give simulated ones.
+        self.timing = dict(timing or {})
         self.module = _AnsibleModule(
             argument_spec=merge_specs(COMMON_ARGUMENT_SPEC, argument_spec),
             supports_check_mode=supports_check_mode,
@@ -153,7 +155,7 @@ class DocrModule(object):
     def api(self):
         if self._api is None:
             self._check_common()
-            self._api = _client.client_from_params(self.params)
+            self._api = _client.client_from_params(self.params, **self.timing)
         return self._api
 
     def check_common(self):
@@ -209,8 +211,20 @@ class Write(object):
     def perform(self, api):
         return self.call(api, *self.args, **self.kwargs)
 
+    # False for a write that touches no API (a local file): the engine then builds no client for it.
+    needs_api = True
+
     def __repr__(self):
         return "Write(%r)" % self.what
+
+
+class LocalWrite(Write):
+    """A write of a plan that touches no API (``call`` takes no client): such as fixing a file's mode."""
+
+    needs_api = False
+
+    def perform(self, api=None):
+        return self.call(*self.args, **self.kwargs)
 
 
 class Plan(object):
@@ -275,7 +289,7 @@ class PlannedResource(Resource):
         answers = []
         try:
             for write in plan.writes:
-                answers.append(write.perform(self.api))
+                answers.append(write.perform(self.api if write.needs_api else None))
             after = self.settle(plan, answers)
             if plan.follow is not None:
                 after = plan.follow(self.api, answers)
@@ -293,9 +307,12 @@ class PlannedResource(Resource):
         return result
 
 
-def run_resource(resource_class):
-    """Build the module, run the resource, exit or fail: the single exit point of every module."""
-    docr = DocrModule(resource_class.argument_spec, **resource_class.module_kwargs)
+def run_resource(resource_class, **timing):
+    """Build the module, run the resource, exit or fail: the single exit point of every module.
+
+    ``timing`` (``clock``, ``sleep``) goes to the client; tests give a simulated clock this way.
+    """
+    docr = DocrModule(resource_class.argument_spec, timing=timing, **resource_class.module_kwargs)
     secrets = list(docr.module.no_log_values)
     try:
         docr.check_common()

@@ -14,6 +14,8 @@ One client per module run. Every API call goes through ``DocrClient.call`` (a py
   ``Retry-After``; one over the hourly limit says nothing but ``ratelimit-remaining: 0``, and
   ``ratelimit-reset`` is when the oldest counted request expires (one request frees up then),
 * pagination over page numbers and ``page_token``, asking for the largest page the API allows,
+* the one rate limiter (``RateLimiter``): every request is counted, and a call that asks for a pace
+  (``pace=`` requests per minute) waits before it is sent rather than earning a 429,
 * plain ``http://`` only for loopback hosts (the simulator).
 """
 
@@ -44,6 +46,13 @@ MAX_PER_PAGE = 200
 MAX_SINGLE_WAIT = 60.0
 BACKOFF_BASE = 0.5
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+# A paced call waits for ratelimit-reset when the hourly budget (ratelimit-remaining) falls to this.
+HOURLY_RESERVE = 10
+# The longest single wait of the limiter for the hourly reset (the next answer's headers tell again).
+MAX_PACING_WAIT = 60.0
+# Waiting until a request is exactly a minute old is not enough: the API stamps it on arrival, the limiter
+# when the answer is back, and the two clocks round differently (HTTP dates are whole seconds).
+PACING_MARGIN = 1.0
 # Calls that create something: a blind repeat could create it twice (see DocrClient._attempts).
 CREATING_OPERATIONS = frozenset((
     "registries.create",
@@ -215,10 +224,71 @@ def _int_header(headers, name):
         return None
 
 
+class RateLimiter(object):
+    """The one rate limiter of a client: DigitalOcean's sliding per-minute window, and the hourly budget.
+
+    Every request the client sends is counted (``note``, retries included), whatever the call. A call that
+    asks for a pace (``pace``: requests per minute) first waits (``before``) until the request ``pace``
+    places back is more than a minute (plus ``PACING_MARGIN``) old, and, when the API's headers say fewer
+    than ``HOURLY_RESERVE`` requests remain in the hour, until ``ratelimit-reset`` (at most
+    ``MAX_PACING_WAIT`` at a time). A call without a pace never waits here: the client's retries still
+    honour ``Retry-After`` and ``ratelimit-reset`` on a 429.
+
+    Requests are stamped when the answer is back, never before the send: every stamp is then later than
+    the API's own (taken on arrival), so a request that travels faster than an earlier one cannot land
+    inside that one's minute. ``clock`` (monotonic seconds) and ``sleep`` are the client's: one clock
+    measures every wait, and a test gives both from its simulated time.
+    """
+
+    def __init__(self, clock=time.monotonic, sleep=time.sleep):
+        self.clock = clock
+        self.sleep = sleep
+        self.sent = []
+        self.waits = 0
+        self.waited = 0.0
+
+    def _wait(self, seconds, cap=None):
+        seconds = max(0.0, seconds if cap is None else min(cap, seconds))
+        if seconds > 0:
+            self.waits += 1
+            self.waited += seconds
+            self.sleep(seconds)
+
+    def note(self, count=1):
+        """Count ``count`` requests whose answers just came back."""
+        if count > 0:
+            now = self.clock()
+            self.sent = [t for t in self.sent if t > now - 60 - PACING_MARGIN]
+            self.sent.extend([now] * count)
+
+    def before(self, pace, rate_limit=None, server_now=None):
+        """Wait, if needed, before a request sent at ``pace`` requests per minute (None or 0: no pace).
+
+        ``rate_limit`` is the client's last ``ratelimit-*`` headers, ``server_now`` the API's clock.
+        """
+        if not pace:
+            return
+        now = self.clock()
+        self.sent = [t for t in self.sent if t > now - 60 - PACING_MARGIN]
+        if len(self.sent) >= pace:
+            # at most a minute and the margin, by construction
+            self._wait(self.sent[len(self.sent) - pace] + 60 + PACING_MARGIN - now)
+        remaining = (rate_limit or {}).get("remaining")
+        reset = (rate_limit or {}).get("reset")
+        if remaining is not None and remaining <= HOURLY_RESERVE and reset and server_now is not None:
+            # capped: the next answer's headers tell again, and the client retries a 429 itself
+            self._wait(reset - server_now, cap=MAX_PACING_WAIT)
+
+    def report(self, requests):
+        """The figures a module returns about its pacing."""
+        return dict(requests=requests, waits=self.waits, waited_seconds=round(self.waited, 3))
+
+
 class DocrClient(object):
     """A pydo client plus the collection's error mapping, retries and pagination."""
 
-    def __init__(self, token, api_url=DEFAULT_API_URL, validate_certs=True, http_timeout=30, http_retries=5, sleep=time.sleep):
+    def __init__(self, token, api_url=DEFAULT_API_URL, validate_certs=True, http_timeout=30, http_retries=5, sleep=time.sleep,
+                 clock=time.monotonic):
         token = check_token(token)
         if not token:
             raise DocrError(
@@ -230,6 +300,8 @@ class DocrClient(object):
         self.http_retries = max(0, int(http_retries))
         self.http_timeout = http_timeout
         self._sleep = sleep
+        # The one rate limiter; its clock and sleep are the ones every wait of this client uses.
+        self.limiter = RateLimiter(clock, sleep)
         self.rate_limit = {}
         self.server_time = None
         self._observed_at = None
@@ -333,7 +405,7 @@ class DocrClient(object):
         return DocrApiError(msg, status_code=status, error_id=error_id, error_message=message, request_id=request_id)
 
     # ---- the one retry loop -------------------------------------------------------------------
-    def _attempts(self, send, what, idempotent, recover=None):
+    def _attempts(self, send, what, idempotent, recover=None, pace=None):
         """Run ``send`` until it succeeds or retrying is no longer safe or allowed.
 
         ``send`` returns ``(status, body, headers)`` or raises. Idempotent calls (reads, and writes
@@ -344,6 +416,9 @@ class DocrClient(object):
         read-back) says it did not: ``recover()`` returns the created object or ``None``. If such a repeat
         is then refused (a 409: the earlier attempt was slow, not lost, and landed first), ``recover()`` is
         asked again before the refusal is reported.
+
+        Every attempt goes through the rate limiter: counted when its answer (or failure) is back, and,
+        with a ``pace``, waited for before it is sent.
         """
         attempt = 0
         # True once an attempt of a creating call may have gone through unseen (a 5xx or a lost answer).
@@ -351,9 +426,13 @@ class DocrClient(object):
         while True:
             status = headers = body = None
             failure = None
+            self.limiter.before(pace, self.rate_limit, self.server_time)
             try:
                 self.calls += 1
-                status, body, headers = send()
+                try:
+                    status, body, headers = send()
+                finally:
+                    self.limiter.note(1)  # answered, refused or lost: it counts against the limit
                 self._observe(headers)
             except LIB.HttpResponseError as exc:
                 response = exc.response
@@ -421,9 +500,11 @@ class DocrClient(object):
     def call(self, operation, *args, **kwargs):
         """Call a pydo operation such as ``"registries.get"``; return the body, or ``None`` on 404.
 
-        Keyword ``recover`` (for POSTs): see ``_attempts``. Other keywords go to pydo.
+        Keyword ``recover`` (for POSTs): see ``_attempts``; ``pace``: requests per minute this call keeps to
+        (see ``RateLimiter``). Other keywords go to pydo.
         """
         recover = kwargs.pop("recover", None)
+        pace = kwargs.pop("pace", None)
         missing_ok = kwargs.pop("missing_ok", True)
         group, name = operation.split(".")
         func = getattr(getattr(self._pydo, group), name)
@@ -433,7 +514,7 @@ class DocrClient(object):
                 pipeline_response.http_response.status_code, body, pipeline_response.http_response.headers), **kwargs)
 
         try:
-            status, body, headers = self._attempts(send, operation, operation not in CREATING_OPERATIONS, recover)
+            status, body, headers = self._attempts(send, operation, operation not in CREATING_OPERATIONS, recover, pace)
         except DocrApiError as exc:
             # pydo raises on a 404 that the spec does not document for this call; same meaning.
             if exc.status_code == 404 and missing_ok:
@@ -447,7 +528,7 @@ class DocrClient(object):
             raise self._error(status, body, headers, operation)
         return body
 
-    def raw(self, method, path, params=None, body=None, recover=None, missing_ok=True, idempotent=None):
+    def raw(self, method, path, params=None, body=None, recover=None, missing_ok=True, idempotent=None, pace=None):
         """Send a request pydo has no method for (documented API behaviour the spec omits).
 
         ``idempotent`` defaults to true for every method but POST.
@@ -464,7 +545,7 @@ class DocrClient(object):
             return response.status_code, _parse_body(response.text()), response.headers
 
         try:
-            status, data, _headers = self._attempts(send, "%s %s" % (method, path), idempotent, recover)
+            status, data, _headers = self._attempts(send, "%s %s" % (method, path), idempotent, recover, pace)
         except DocrApiError as exc:
             if exc.status_code == 404 and missing_ok:
                 return None
@@ -477,7 +558,7 @@ class DocrClient(object):
         A list endpoint has no "not found" to turn into a value: a 404 (the parent object is gone, or the
         URL is wrong) raises ``DocrApiError`` with ``status_code=404``, and so does a page without ``key``
         as a list. Callers that can tell "the parent is gone" from "something is wrong" ask the parent
-        (a single-object GET, where a 404 is documented) after such a 404.
+        (a single-object GET, where a 404 is documented) after such a 404. ``pace`` applies to every page.
         """
         kwargs.setdefault("per_page", MAX_PER_PAGE)
         kwargs["missing_ok"] = False
@@ -504,12 +585,13 @@ class DocrClient(object):
                 return items
 
 
-def client_from_params(params):
-    """Build the client from the common options of a module."""
+def client_from_params(params, **timing):
+    """Build the client from the common options of a module (``timing``: ``clock`` and ``sleep``, for tests)."""
     return DocrClient(
         token=params.get("token"),
         api_url=params.get("api_url") if params.get("api_url") is not None else DEFAULT_API_URL,
         validate_certs=params.get("validate_certs", True),
         http_timeout=params.get("http_timeout") or 30,
         http_retries=params.get("http_retries") if params.get("http_retries") is not None else 5,
+        **timing
     )

@@ -7,6 +7,10 @@ The docker ``config.json`` written here holds, next to the usual ``auths`` entry
 ``MARKER_KEY`` (docker and other clients ignore unknown top-level keys) recording, per registry host, what
 this collection issued: the registry name, read_write, when the credentials expire, and a fingerprint of the
 ``auth`` value (to notice when something else, such as ``doctl registry login``, replaced it).
+
+``plan`` is the pure planner of docr_credentials: from what ``dest`` records (read by the module) it decides
+whether to keep the credentials or issue new ones, with non-secret before/after states; ``deliver`` is the
+write that issues them and stores them (in ``dest`` or with a credential helper).
 """
 
 import base64
@@ -16,11 +20,14 @@ import json
 import os
 import re
 import stat
+import math
 import tempfile
 import time
 
+from ansible_collections.dockyard.docr.plugins.module_utils import _credhelpers as helpers
+from ansible_collections.dockyard.docr.plugins.module_utils._base import LocalWrite, Plan, Write
 from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrError, DocrInputError
-from ansible_collections.dockyard.docr.plugins.module_utils._time import format_time, parse_time
+from ansible_collections.dockyard.docr.plugins.module_utils._time import format_time, parse_duration, parse_time
 from ansible_collections.dockyard.docr.plugins.module_utils._registry import REGISTRY_HOST
 
 MARKER_KEY = "dockyard.docr"
@@ -31,6 +38,181 @@ MAX_EXPIRY_SECONDS = 10 * 365 * 86400
 
 def fingerprint(auth):
     return "sha256:" + hashlib.sha256((auth or "").encode("utf-8")).hexdigest()[:32]
+
+
+# ---- the options, and the plan (pure) ----------------------------------------------------------------
+
+def check_expiry(value):
+    """``expiry_seconds`` as whole seconds (0: never expires), from any duration form; raises naming the option."""
+    seconds = parse_duration(value, "expiry_seconds", maximum=MAX_EXPIRY_SECONDS)
+    return int(math.ceil(seconds))  # never rounded down to 0, which would mean "never expires"
+
+
+def check_refresh_before(value):
+    """``refresh_before`` in seconds, from any duration form; raises naming the option."""
+    return parse_duration(value, "refresh_before")
+
+
+def recorded(config, registry, helper_auth):
+    """``(host, marker, auth)`` this collection recorded in ``config`` for ``registry``, still in place; else Nones.
+
+    The host is the ``auths`` key the API answered, not assumed. Inline credentials must still be the ``auths``
+    entry; helper-stored ones must still be what the helper answers for the host (``helper_auth(helper, host)``
+    asks it). A marker whose credentials were replaced by another tool (the fingerprint differs) is not ours.
+    """
+    markers = config.get(MARKER_KEY)
+    if not isinstance(markers, dict):
+        return None, None, None
+    hosts = sorted((host != REGISTRY_HOST, host) for host, marker in markers.items()
+                   if isinstance(marker, dict) and marker.get("registry") == registry)
+    for _preferred, host in hosts:
+        marker = markers[host]
+        helper = marker.get("credential_helper")
+        if helper:
+            if helpers.configured(config, host)[0] != helper:
+                continue
+            auth = helper_auth(helper, host)
+        else:
+            entry = (config.get("auths") or {}).get(host)
+            auth = entry.get("auth") if isinstance(entry, dict) else None
+        if auth and marker.get("auth_fingerprint") == fingerprint(auth):
+            return host, marker, auth
+    return None, None, None
+
+
+def expiring(marker, refresh_before, now):
+    """True when the recorded credentials expire within ``refresh_before`` seconds of ``now`` (or say no readable time)."""
+    expires = expiry_of(marker)
+    if expires is None:
+        return False
+    return expires is False or expires - now <= refresh_before
+
+
+def keeps(marker, helper, read_write, refresh_before, now):
+    """Whether the credentials ``marker`` records serve as they are: same read_write and helper, not expiring."""
+    return (marker is not None and bool(marker.get("read_write")) == bool(read_write)
+            and marker.get("credential_helper") == helper and not expiring(marker, refresh_before, now))
+
+
+def mode_text(mode):
+    return None if mode is None else "%04o" % mode
+
+
+def state(registry, read_write, expires_at, dest=None, helper=None, is_expiring=False, mode=None):
+    """The non-secret state of a registry's credentials: never the credentials, nor their fingerprint."""
+    result = dict(registry=registry, read_write=bool(read_write), expires_at=expires_at)
+    if dest:
+        result.update(credential_helper=helper, expiring=bool(is_expiring), mode=mode_text(mode))
+    return result
+
+
+def decide(current, params):
+    """``(helper, keep)``: the helper the credentials go to (None: inline, or no dest), and whether those ``dest``
+    records serve as they are. Fails, naming ``credentials_store``, when dest's helper setting contradicts it."""
+    dest, config, host, marker = current.get("dest"), current.get("config") or {}, current.get("host"), current.get("marker")
+    if not dest:
+        return None, False
+    # the helper docker would use for the host (known from dest, else DigitalOcean's): fails before any API call
+    helper = helpers.choose(config, host or REGISTRY_HOST, params["credentials_store"], dest)
+    return helper, keeps(marker, helper, params["read_write"], params["refresh_before"], current["now"])
+
+
+def plan(current, params, runner=None):
+    """The ``Plan`` of docr_credentials: keep what ``dest`` holds, or issue and store new credentials; pure.
+
+    ``current`` (read by the module): ``dest``, ``config`` (dest's JSON), ``host``/``marker``/``auth`` (what
+    ``recorded`` found), ``mode`` (dest's permissions), ``now`` (this host's clock) and, in check mode when
+    credentials would be issued, ``registry_exists``. ``params``: the module's options, durations in seconds.
+    ``runner``: what runs a credential helper program (the module), handed to the write.
+
+    Credentials are kept when ``dest`` records this registry's, with the same ``read_write`` and helper, not
+    expiring within ``refresh_before``; a loosened file mode is then the only write (``chmod 0600``). Otherwise
+    one write issues them and stores them (``deliver``). The states hold no secret.
+    """
+    registry, read_write, dest = params["registry"], params["read_write"], current.get("dest")
+    config, host, marker = current.get("config") or {}, current.get("host"), current.get("marker")
+    helper, keep = decide(current, params)
+    before = None
+    if marker is not None:
+        before = state(marker.get("registry"), marker.get("read_write"), marker.get("expires_at"), dest,
+                       marker.get("credential_helper"), expiring(marker, params["refresh_before"], current["now"]),
+                       current.get("mode"))
+    result = dict(dest=dest, read_write=read_write, credential_helper=helper, registry_host=host or REGISTRY_HOST,
+                  server_url="%s/%s" % (host or REGISTRY_HOST, registry))
+    warnings = []
+    if params["expiry_seconds"] == 0:
+        warnings.append("expiry_seconds=0 issues credentials that never expire: they stay valid until the token that "
+                        "issued them is revoked. Prefer a bounded expiry.")
+    if keep:
+        result.update(issued=False, expires_at=marker.get("expires_at"))
+        writes = []
+        if current.get("mode") != FILE_MODE:
+            writes.append(LocalWrite("set the mode of dest to %s" % mode_text(FILE_MODE), os.chmod, dest, FILE_MODE))
+        return Plan(before, dict(before, mode=mode_text(FILE_MODE)), writes, result=result, warnings=warnings)
+    if current.get("registry_exists") is False:
+        raise DocrError("Registry %r (option registry) does not exist." % registry)
+    result.update(issued=True, expires_at=None)
+    after = state(registry, read_write, None, dest, helper, False, FILE_MODE)
+    what = "issue %s credentials for registry %s%s" % ("read-write" if read_write else "read-only", registry,
+                                                       " and store them for dest" if dest else "")
+    write = Write(what, deliver, registry, read_write, params["expiry_seconds"], dest, config, params["credentials_store"],
+                  runner)
+    return Plan(before, after, [write], result=result, warnings=warnings)
+
+
+def settle(plan_, answer):
+    """The after-state of an issue from ``deliver``'s answer; sets the result's issued values (no secret)."""
+    expires_at = format_time(answer["expires_at"])
+    plan_.result.update(issued=True, expires_at=expires_at, credential_helper=answer["helper"],
+                        registry_host=answer["host"], server_url="%s/%s" % (answer["host"], answer["registry"]))
+    dest = plan_.result.get("dest")
+    return state(answer["registry"], answer["read_write"], expires_at, dest, answer["helper"], False, FILE_MODE)
+
+
+def secrets(host, auth, return_docker_config, kubernetes_secret):
+    """The secret-bearing return values asked for (only this registry host's entry); ``{}`` without credentials."""
+    if not auth:
+        return {}
+    only = {"auths": {host: {"auth": auth}}}
+    result = {}
+    if return_docker_config:
+        result["docker_config"] = only
+    if kubernetes_secret:
+        result["kubernetes_secret"] = secret_manifest(only, kubernetes_secret["name"], kubernetes_secret["namespace"])
+    return result
+
+
+def deliver(api, registry, read_write, expiry_seconds, dest=None, config=None, store_mode="auto", runner=None):
+    """The write: issue credentials, and store them (with ``dest``: a helper or the file). Answers what it did.
+
+    ``runner`` is the module (it runs the helper program). The helper is chosen again for the host the API named
+    (it may have its own ``credHelpers`` entry). The file is locked, re-read and merged right before it is
+    replaced: what another run wrote meanwhile is kept. The answer holds the credentials (``auth``): the
+    module returns them only when asked.
+    """
+    issued = issue(api, registry, read_write, expiry_seconds)
+    if issued is None:
+        raise DocrError("Registry %r (option registry) does not exist." % registry)
+    expires_at = api.now() + expiry_seconds if expiry_seconds else None
+    host, entry = host_entry(issued)
+    auth = entry.get("auth") if isinstance(entry, dict) else None
+    if not auth:
+        raise DocrError("The API returned docker credentials in an unexpected shape (no 'auth' for %s)." % host)
+    helper = None
+    if dest:
+        helper = helpers.choose(config or {}, host, store_mode, dest)
+        if helper:
+            helpers.store(runner, helper, host, auth)
+
+        def update(current):
+            merged_config = merged(current, issued, registry, read_write, expires_at)
+            if helper:
+                merged_config["auths"][host] = {}
+                merged_config[MARKER_KEY][host]["credential_helper"] = helper
+            return merged_config
+
+        update_config(dest, update)
+    return dict(registry=registry, read_write=bool(read_write), host=host, auth=auth, expires_at=expires_at, helper=helper)
 
 
 def issue(api, registry, read_write, expiry_seconds):

@@ -1,10 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: dockyard.docr contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Private to this collection: tag and manifest retention - the plan (pure), the pacer, the calls.
+"""Private to this collection: tag and manifest retention - the plan (pure), the deletions, the calls.
 
-The plan is computed from listings alone, so check mode shows exactly what a real run deletes. Rules,
-in order of precedence:
+The plan (``plan``) is computed from listings alone, so check mode shows exactly what a real run deletes.
+Every request of a run keeps to the run's pace (``requests_per_minute``) through the client's one rate
+limiter (``_client.RateLimiter``). Rules, in order of precedence:
 
 * a protected tag (``protect`` regexes) is always kept and never counted by ``keep_last``;
 * a manifest referenced by a protected tag, or listed in ``protect_digests``, is never deleted, and
@@ -15,9 +16,8 @@ in order of precedence:
 
 import fnmatch
 import re
-import time
 
-from ansible_collections.dockyard.docr.plugins.module_utils._base import check_number
+from ansible_collections.dockyard.docr.plugins.module_utils._base import Plan, Write, check_number
 from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrError, DocrInputError
 from ansible_collections.dockyard.docr.plugins.module_utils._time import format_time, parse_duration, parse_time
 from ansible_collections.dockyard.docr.plugins.module_utils._registry import unless_registry_missing
@@ -27,21 +27,10 @@ DEFAULT_PROTECT = ["^latest$"]
 DEFAULT_MAX_DELETIONS = 100
 # DigitalOcean allows 250 requests per minute per token; stay a little below it by default.
 DEFAULT_REQUESTS_PER_MINUTE = 240
-# When the hourly budget (ratelimit-remaining) falls to this, wait for ratelimit-reset.
-HOURLY_RESERVE = 10
-MAX_PACING_WAIT = 60.0
-# Waiting until a request is exactly a minute old is not enough: the API stamps it on arrival, the pacer
-# when the answer is back, and the two clocks round differently (HTTP dates are whole seconds).
-PACING_MARGIN = 1.0
 # The largest keep_last / max_deletions accepted (beyond it, a typo).
 MAX_COUNT = 1000000
 # While deleting, a repository's listing older than this (seconds) is read again before the next deletion.
 RECHECK_SECONDS = 10.0
-
-# The clock and the sleep a Pacer uses unless it is given its own (tests give both, from one simulated
-# clock). A monotonic clock: the pacer measures durations, and the wall clock may jump.
-clock = time.monotonic
-sleep = time.sleep
 
 
 # ---- input ---------------------------------------------------------------------------------------
@@ -81,10 +70,7 @@ def check_policy(keep_last, older_than, max_deletions):
     check_number(max_deletions, "max_deletions", 0, MAX_COUNT, unit="deletions")
     if older_than is None:
         return None
-    try:
-        seconds = parse_duration(older_than, "older_than")
-    except DocrError as exc:
-        raise DocrInputError(exc.msg)
+    seconds = parse_duration(older_than, "older_than")
     if seconds <= 0:
         raise DocrInputError("older_than must be a positive duration such as 30d, got %r." % older_than)
     return seconds
@@ -95,7 +81,7 @@ def check_policy(keep_last, older_than, max_deletions):
 RUN_OPTIONS = dict(
     target=dict(type="str", choices=list(TARGETS), default="tags"),
     keep_last=dict(type="int"),
-    older_than=dict(type="str"),
+    older_than=dict(type="raw"),
     protect=dict(type="list", elements="str", default=[]),
     protect_latest=dict(type="bool", default=True),
     protect_digests=dict(type="list", elements="str", default=[]),
@@ -130,6 +116,25 @@ def repository_selected(name, include, exclude):
     if include and not any(fnmatch.fnmatchcase(name, glob) for glob in include):
         return False
     return not any(fnmatch.fnmatchcase(name, glob) for glob in exclude or [])
+
+
+def policy_from_params(p):
+    """The validated policy of a run from the module's options (raises ``DocrInputError`` naming the option)."""
+    problems = run_option_problems(p)
+    if problems:
+        raise DocrInputError(" ".join(problems))
+    return dict(
+        registry=p["registry"],
+        target=p["target"],
+        keep_last=p["keep_last"],
+        older_than=check_policy(p["keep_last"], p["older_than"], p["max_deletions"]),
+        protect=protect_patterns(p),
+        protect_digests=check_digests(p["protect_digests"]),
+        include=list(p["repositories_include"] or []),
+        exclude=list(p["repositories_exclude"] or []),
+        max_deletions=p["max_deletions"],
+        pace=p["requests_per_minute"] or None,
+    )
 
 
 # ---- the plan ------------------------------------------------------------------------------------
@@ -206,81 +211,163 @@ def plan_manifests(repository, manifests, protect, protect_digests, keep_last, o
     return items, len(manifests) - len(delete), protected, sum((m.get("size_bytes") or 0) for m in delete)
 
 
-# ---- pacing --------------------------------------------------------------------------------------
+# ---- the whole run's plan (pure) ---------------------------------------------------------------
 
-class Pacer(object):
-    """Keeps one token under the per-minute limit, and waits for the hourly reset when it runs low.
+def label(item):
+    """The name of a planned deletion in its repository: the tag, or the manifest's digest."""
+    return item["tag"] if item.get("tag") is not None else item["digest"]
 
-    ``tick()`` is called before each request and only waits: until the request ``per_minute`` places
-    back is more than a minute (plus ``PACING_MARGIN``) old, and for ``ratelimit-reset`` when
-    ``api.rate_limit`` says fewer than ``HOURLY_RESERVE`` requests remain. ``note(count)`` is called
-    when the answer is back and records the requests just made (retries included). Stamping after the
-    answer, never before the send, keeps every stamp later than the API's own (taken on arrival), so a
-    request that travels faster than an earlier one cannot land inside that one's minute.
 
-    ``clock`` and ``sleep`` default to the module's ``clock`` and ``sleep`` (read when the pacer is made).
+def without(state, deleted):
+    """``state`` ({repository: sorted labels}) minus the ``deleted`` items."""
+    gone = {}
+    for item in deleted:
+        gone.setdefault(item["repository"], set()).add(label(item))
+    return dict((name, [x for x in labels if x not in gone.get(name, ())]) for name, labels in state.items())
+
+
+def plan(current, policy):
+    """The ``Plan`` of a retention run, from what ``read`` found; pure.
+
+    ``current``: ``now`` (the API's clock), ``repositories`` (every repository name of the registry),
+    ``listings`` ({selected repository: its tags or manifests}) and ``pacing`` (for a failure's details).
+    ``before`` is the tags (or manifests) of each repository the plan deletes from, ``after`` the same minus
+    the deletions, and the writes are the deletions, oldest first within each repository, each re-checked
+    against a fresh listing right before it is sent (``Deletions``). Fails, writing nothing, when the plan
+    holds more than ``max_deletions``.
+    """
+    tags = policy["target"] == "tags"
+    deletions, before, skipped, warnings = [], {}, [], []
+    kept = dict(total=0, protected=0, repositories=0)
+    freed = 0
+    seen_digests = set()
+    for name in sorted(current["repositories"]):
+        if not repository_selected(name, policy["include"], policy["exclude"]):
+            skipped.append(name)
+            continue
+        kept["repositories"] += 1
+        items = current["listings"][name]
+        planner = plan_tags if tags else plan_manifests
+        delete, n_kept, n_protected, n_freed = planner(
+            name, items, policy["protect"], policy["protect_digests"], policy["keep_last"], policy["older_than"], current["now"])
+        seen_digests.update(i.get("manifest_digest") if tags else i.get("digest") for i in items)
+        kept["total"] += n_kept
+        kept["protected"] += n_protected
+        freed += n_freed
+        if delete:
+            delete.reverse()  # oldest first: an interrupted run has removed the oldest
+            before[name] = sorted(i.get("tag") if tags else i.get("digest") for i in items)
+            deletions.extend(delete)
+    unknown = [d for d in policy["protect_digests"] if d not in seen_digests]
+    if unknown:
+        warnings.append("protect_digests: %s found in none of the selected repositories of registry %s; check the "
+                        "digests (they protect nothing here)." % (", ".join(unknown), policy["registry"]))
+    if len(deletions) > policy["max_deletions"]:
+        raise DocrError(
+            "The retention plan for registry %s deletes %d %s, more than max_deletions (%d). Nothing was deleted. "
+            "Check the plan (in 'plan'), then raise max_deletions or tighten the policy."
+            % (policy["registry"], len(deletions), policy["target"], policy["max_deletions"]),
+            plan=deletions, kept=kept, freed_bytes_estimate=freed, deleted=[], repositories_skipped=skipped,
+            skipped_changed=[], pacing=current.get("pacing"),
+        )
+    run = Deletions(policy["registry"], policy["target"], policy["pace"], len(deletions), kept)
+    writes = [Write("delete %s %s:%s" % ("tag" if tags else "manifest", item["repository"], label(item)), run.delete, item)
+              for item in deletions]
+    result = dict(deleted=deletions, kept=kept, freed_bytes_estimate=freed, repositories_skipped=skipped, skipped_changed=[])
+    return Plan(before, without(before, deletions), writes, result=result, warnings=warnings)
+
+
+def settle(plan_, answers):
+    """The after-state from the deletions' answers (``Deletions.delete``); sets ``deleted`` and ``skipped_changed``."""
+    deleted = [answer["item"] for answer in answers if answer["deleted"]]
+    plan_.result["deleted"] = deleted
+    plan_.result["skipped_changed"] = [answer["item"] for answer in answers if not answer["deleted"]]
+    return without(plan_.before, deleted)
+
+
+class Deletions(object):
+    """The deletions of one run, in plan order: each re-checked right before it is sent.
+
+    Before each deletion, the item's repository is listed again when its listing is older than
+    ``RECHECK_SECONDS`` (so always before a repository's first deletion); an item that changed since the
+    plan (``changed_since_plan``) is skipped and reported, never deleted. A failed deletion is read back
+    (its answer may be lost while it took effect) and the run stops with what it did.
     """
 
-    def __init__(self, api, per_minute, clock=None, sleep=None):
-        self.api = api
-        self.per_minute = per_minute
-        self.clock = clock or globals()["clock"]
-        self.sleep = sleep or globals()["sleep"]
-        self.sent = []
-        self.waited = 0.0
-        self.waits = 0
+    def __init__(self, registry, target, pace, planned, kept):
+        self.registry = registry
+        self.target = target
+        self.pace = pace
+        self.planned = planned
+        self.kept = kept
+        self.done = []
+        self.skipped = []
+        self._listings = {}  # repository -> (when, its tags or manifests), the latest listing
 
-    def _wait(self, seconds, cap=None):
-        seconds = max(0.0, seconds if cap is None else min(cap, seconds))
-        if seconds > 0:
-            self.waits += 1
-            self.waited += seconds
-            self.sleep(seconds)
+    def _list(self, api, repository):
+        lister = list_tags if self.target == "tags" else list_manifests
+        return lister(api, self.registry, repository, pace=self.pace)
 
-    def note(self, count=1):
-        """Record ``count`` requests whose answers just came back."""
-        if count > 0:
-            now = self.clock()
-            self.sent.extend([now] * count)
+    def _fresh(self, api, repository):
+        """The repository's current listing, read again when older than RECHECK_SECONDS (on the API's clock)."""
+        entry = self._listings.get(repository)
+        if entry is None or api.clock() - entry[0] > RECHECK_SECONDS:
+            items = self._list(api, repository)
+            entry = self._listings[repository] = (api.clock(), items)
+        return entry[1]
 
-    def tick(self):
-        """Wait, if needed, before the next request. Call ``note`` once its answer is back."""
-        if self.per_minute:
-            now = self.clock()
-            self.sent = [t for t in self.sent if t > now - 60 - PACING_MARGIN]
-            if len(self.sent) >= self.per_minute:
-                # at most a minute and the margin, by construction
-                self._wait(self.sent[len(self.sent) - self.per_minute] + 60 + PACING_MARGIN - now)
-        remaining = (self.api.rate_limit or {}).get("remaining")
-        reset = (self.api.rate_limit or {}).get("reset")
-        if remaining is not None and remaining <= HOURLY_RESERVE and reset:
-            # capped: the next answer's headers tell again, and the client retries a 429 itself
-            self._wait(reset - self.api.now(), cap=MAX_PACING_WAIT)
+    def delete(self, api, item):
+        """Delete ``item`` unless it changed since the plan; answer ``{"deleted": bool, "item": ...}``."""
+        reason, current = changed_since_plan(item, self._fresh(api, item["repository"]))
+        if reason is not None:
+            skipped = dict(item, reason=reason, current_digest=current)
+            self.skipped.append(skipped)
+            return dict(deleted=False, item=skipped)
+        try:
+            delete_item(api, self.registry, item, pace=self.pace)
+        except DocrError as exc:
+            unknown = []
+            # The answer may be lost while the deletion took effect: read it back before reporting.
+            try:
+                if not still_present(item, self._list(api, item["repository"])):
+                    self.done.append(item)
+            except DocrError:
+                unknown.append(item)
+            details = dict(exc.details)
+            details.update(changed=bool(self.done), deleted=list(self.done),
+                           remaining=self.planned - len(self.done) - len(self.skipped), kept=self.kept,
+                           skipped_changed=list(self.skipped), unknown=unknown)
+            raise DocrError(
+                "Retention of registry %s stopped after %d of %d deletions: %s Run it again to finish."
+                % (self.registry, len(self.done), self.planned, exc.msg), **details)
+        self.done.append(item)
+        return dict(deleted=True, item=item)
 
 
 # ---- calls ---------------------------------------------------------------------------------------
 
-def list_repositories(api, registry):
-    repos = unless_registry_missing(api, registry, lambda: api.paginate("registries.list_repositories_v2", "repositories", registry))
+def list_repositories(api, registry, pace=None):
+    repos = unless_registry_missing(api, registry, lambda: api.paginate(
+        "registries.list_repositories_v2", "repositories", registry, pace=pace))
     if repos is None:
         raise DocrError("Registry %r (option registry) was not found." % registry)
     return repos
 
 
-def list_tags(api, registry, repository):
-    return api.paginate("registries.list_repository_tags", "tags", registry, repository)
+def list_tags(api, registry, repository, pace=None):
+    return api.paginate("registries.list_repository_tags", "tags", registry, repository, pace=pace)
 
 
-def list_manifests(api, registry, repository):
-    return api.paginate("registries.list_repository_manifests", "manifests", registry, repository)
+def list_manifests(api, registry, repository, pace=None):
+    return api.paginate("registries.list_repository_manifests", "manifests", registry, repository, pace=pace)
 
 
-def delete_item(api, registry, item):
+def delete_item(api, registry, item, pace=None):
     """Delete one planned tag or manifest. A 404 means it is already gone (an earlier, interrupted run)."""
     if item.get("tag") is not None:
-        api.call("registries.delete_repository_tag", registry, item["repository"], item["tag"])
+        api.call("registries.delete_repository_tag", registry, item["repository"], item["tag"], pace=pace)
     else:
-        api.call("registries.delete_repository_manifest", registry, item["repository"], item["digest"])
+        api.call("registries.delete_repository_manifest", registry, item["repository"], item["digest"], pace=pace)
 
 
 def changed_since_plan(item, fresh):

@@ -12,7 +12,7 @@ description:
     O(expiry_seconds).
   - With O(dest), merges them into a docker C(config.json) (other registries' entries and other keys are kept),
     written atomically with mode C(0600). A re-run issues nothing while the credentials in O(dest) stay valid
-    for more than O(refresh_before) seconds (C(changed=false), no API call).
+    for more than O(refresh_before) (C(changed=false), no API call).
   - With O(kubernetes_secret), also returns a C(kubernetes.io/dockerconfigjson) Secret manifest, for clusters
     that are not DOKS (self-managed, or in another cloud), ready for M(kubernetes.core.k8s).
   - B(The credentials are secrets.) The module returns them only when asked (O(return_docker_config), or
@@ -24,12 +24,6 @@ description:
 author:
   - dockyard.docr maintainers (@dockyard)
 options:
-  registry:
-    description:
-      - Name of the registry.
-    type: str
-    required: true
-    aliases: [name]
   read_write:
     description:
       - Issue credentials that can push (and delete). By default they can only pull.
@@ -37,11 +31,14 @@ options:
     default: false
   expiry_seconds:
     description:
-      - How long the credentials stay valid, in seconds.
-      - At most ten years (315360000).
+      - How long the credentials stay valid.
+      - A duration, in the same forms as every duration of this collection - a number of seconds (V(1200), or
+        V("1200")), or a number followed by C(s), C(m), C(h), C(d) or C(w), such as V(20m), V(12h) or V(7d).
+        A fraction of a second is rounded up.
+      - At most ten years (315360000 seconds).
       - V(0) means they never expire; the module then warns, since such credentials stay valid until the
         token that issued them is revoked.
-    type: int
+    type: raw
     default: 3600
   dest:
     description:
@@ -59,8 +56,9 @@ options:
   refresh_before:
     description:
       - With O(dest), issue new credentials only when those recorded in O(dest) for this registry (with the same
-        O(read_write)) expire within this many seconds, are missing, or were replaced by another tool.
-    type: int
+        O(read_write)) expire within this long, are missing, or were replaced by another tool.
+      - A duration, in the same forms as O(expiry_seconds) (a plain number is seconds), such as V(300) or V(5m).
+    type: raw
     default: 300
   credentials_store:
     description:
@@ -102,11 +100,15 @@ options:
         type: str
         default: default
 notes:
+  - With C(--diff), the diff shows what O(dest) records for the registry before and after - C(registry),
+    C(read_write), C(expires_at), C(credential_helper), C(expiring) (within O(refresh_before)) and the file's
+    C(mode); never the credentials. Without O(dest), every run issues new credentials (C(changed=true)).
   - O(refresh_before) compares the recorded expiry with this host's clock; the expiry itself comes from the API's
     clock when the credentials were issued.
   - Credentials are for the registry host the API names in its answer (the C(auths) key, C(registry.digitalocean.com)
     on DigitalOcean); one docker config holds one set per host.
 extends_documentation_fragment:
+  - dockyard.docr.registry
   - dockyard.docr.common
   - dockyard.docr.attributes
   - dockyard.docr.attributes.actions
@@ -125,7 +127,7 @@ EXAMPLES = r"""
   dockyard.docr.docr_credentials:
     registry: acme
     read_write: true
-    expiry_seconds: 1200
+    expiry_seconds: 20m
     dest: /home/ci/.docker/config.json
 
 - name: On a workstation whose docker uses a credential helper (Docker Desktop), insist on the helper
@@ -137,7 +139,7 @@ EXAMPLES = r"""
 - name: A pull secret for a cluster that is not DOKS
   dockyard.docr.docr_credentials:
     registry: acme
-    expiry_seconds: 86400
+    expiry_seconds: 1d
     kubernetes_secret:
       name: docr-pull
       namespace: apps
@@ -233,24 +235,21 @@ kubernetes_secret:
   type: dict
 """
 
-import os
 import time
 
 from ansible_collections.dockyard.docr.plugins.module_utils import _credentials as cred
 from ansible_collections.dockyard.docr.plugins.module_utils import _credhelpers as helpers
 from ansible_collections.dockyard.docr.plugins.module_utils import _registry as reg
-from ansible_collections.dockyard.docr.plugins.module_utils._base import Resource, check_number, run_resource
-from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrError, DocrInputError
-from ansible_collections.dockyard.docr.plugins.module_utils._time import format_time
+from ansible_collections.dockyard.docr.plugins.module_utils._base import PlannedResource, run_resource
 
 
-class Credentials(Resource):
+class Credentials(PlannedResource):
     argument_spec = dict(
-        registry=dict(type="str", required=True, aliases=["name"]),
+        registry=dict(reg.REGISTRY_OPTION),
         read_write=dict(type="bool", default=False),
-        expiry_seconds=dict(type="int", default=3600),
+        expiry_seconds=dict(type="raw", default=3600),
         dest=dict(type="path"),
-        refresh_before=dict(type="int", default=300),
+        refresh_before=dict(type="raw", default=300),
         credentials_store=dict(type="str", default="auto", choices=list(helpers.MODES)),
         return_docker_config=dict(type="bool", default=False),
         kubernetes_secret=dict(type="dict", no_log=False, options=dict(
@@ -262,141 +261,48 @@ class Credentials(Resource):
     def __init__(self, docr):
         super(Credentials, self).__init__(docr)
         p = self.params
-        self.name = p["registry"]
-        problem = reg.check_name(self.name, "registry")
-        if problem:
-            raise DocrInputError(problem)
-        check_number(p["expiry_seconds"], "expiry_seconds", 0, cred.MAX_EXPIRY_SECONDS)
-        check_number(p["refresh_before"], "refresh_before", 0)
+        reg.require_name(p["registry"], "registry")
+        self.options = dict(p, expiry_seconds=cred.check_expiry(p["expiry_seconds"]),
+                            refresh_before=cred.check_refresh_before(p["refresh_before"]))
         secret = p["kubernetes_secret"]
         if secret:
             cred.check_kubernetes_name(secret["name"], "kubernetes_secret.name", subdomain=True)
             cred.check_kubernetes_name(secret["namespace"], "kubernetes_secret.namespace", subdomain=False)
         # dest is checked (type, parent, writability, existing JSON) before the API is asked for anything.
         cred.check_dest(p["dest"])
+        self._credentials = (None, None)  # (host, auth) of the credentials in use: returned only when asked
 
-    def _recorded(self, existing):
-        """``(host, marker, auth)`` this collection recorded in dest for this registry, still in place; else Nones.
-
-        The host is the ``auths`` key the API answered, not assumed. Inline credentials must still be the
-        ``auths`` entry; helper-stored ones must still be what the helper answers for the host.
-        """
-        markers = existing.get(cred.MARKER_KEY)
-        if not isinstance(markers, dict):
-            return None, None, None
-        hosts = sorted((host != reg.REGISTRY_HOST, host) for host, marker in markers.items()
-                       if isinstance(marker, dict) and marker.get("registry") == self.name)
-        for _preferred, host in hosts:
-            marker = markers[host]
-            helper = marker.get("credential_helper")
-            if helper:
-                if helpers.configured(existing, host)[0] != helper:
-                    continue
-                auth = helpers.get(self.docr.module, helper, host)
-            else:
-                entry = (existing.get("auths") or {}).get(host)
-                auth = entry.get("auth") if isinstance(entry, dict) else None
-            if auth and marker.get("auth_fingerprint") == cred.fingerprint(auth):
-                return host, marker, auth
-        return None, None, None
-
-    def _still_valid(self, marker, helper):
-        if marker is None or bool(marker.get("read_write")) != self.params["read_write"]:
-            return False
-        if marker.get("credential_helper") != helper:
-            return False
-        expires = cred.expiry_of(marker)
-        if expires is None:
-            return True
-        if expires is False:
-            return False
-        return expires - time.time() > self.params["refresh_before"]
-
-    def run(self):
-        p = self.params
-        dest = p["dest"]
-        existing = cred.read_config(dest) if dest else {}
-        host, marker, auth = self._recorded(existing) if dest else (None, None, None)
-        # the helper docker would use for the host (known from dest, else DigitalOcean's): fail before any API call
-        helper = helpers.choose(existing, host or reg.REGISTRY_HOST, p["credentials_store"], dest) if dest else None
-        before = dict(marker) if marker else {}
-        before.pop("auth_fingerprint", None)
-        result = dict(dest=dest, read_write=p["read_write"], credential_helper=helper)
-        self._host(result, host or reg.REGISTRY_HOST)
-        if p["expiry_seconds"] == 0:
-            self.docr.warn("expiry_seconds=0 issues credentials that never expire: they stay valid until the token that issued "
-                           "them is revoked. Prefer a bounded expiry.")
-
-        if dest and self._still_valid(marker, helper):
-            changed = False
-            if cred.file_mode(dest) != cred.FILE_MODE:
-                changed = True
-                if not self.check_mode:
-                    os.chmod(dest, cred.FILE_MODE)
-            result.update(issued=False, expires_at=marker.get("expires_at"), changed=changed)
-            if not self.check_mode:
-                self._secrets(result, host, auth)
-            self._diff(result, before, before)
-            return result
-
-        if self.check_mode:
-            if reg.get_registry(self.api, self.name) is None:
-                raise DocrError("Registry %r (option registry) does not exist." % self.name)
-            after = dict(registry=self.name, read_write=p["read_write"], expires_at=None)
-            if helper:
-                after["credential_helper"] = helper
-            result.update(issued=True, expires_at=None, changed=True)
-            self._diff(result, before, after)
-            return result
-
-        issued = cred.issue(self.api, self.name, p["read_write"], p["expiry_seconds"])
-        if issued is None:
-            raise DocrError("Registry %r (option registry) does not exist." % self.name)
-        expires_at = self.api.now() + p["expiry_seconds"] if p["expiry_seconds"] else None
-        host, entry = cred.host_entry(issued)
-        auth = entry.get("auth") if isinstance(entry, dict) else None
-        if not auth:
-            raise DocrError("The API returned docker credentials in an unexpected shape (no 'auth' for %s)." % host)
-        self._host(result, host)
-        after = dict(registry=self.name, read_write=p["read_write"], expires_at=format_time(expires_at))
+    def read(self):
+        """What dest records (its helper asked with ``get``); in check mode, whether the registry exists when
+        credentials would be issued. No API call while dest's credentials stay valid."""
+        dest = self.params["dest"]
+        current = dict(dest=dest, config={}, host=None, marker=None, auth=None, mode=None, now=time.time())
         if dest:
-            # the host the API named may have its own credHelpers entry
-            helper = helpers.choose(existing, host, p["credentials_store"], dest)
-            if helper:
-                helpers.store(self.docr.module, helper, host, auth)
-                after["credential_helper"] = helper
+            config = cred.read_config(dest)
+            host, marker, auth = cred.recorded(
+                config, self.params["registry"], lambda helper, host_: helpers.get(self.docr.module, helper, host_))
+            current.update(config=config, host=host, marker=marker, auth=auth, mode=cred.file_mode(dest))
+            self._credentials = (host, auth)
+        if self.check_mode and not cred.decide(current, self.options)[1]:
+            current["registry_exists"] = reg.get_registry(self.api, self.params["registry"]) is not None
+        return current
 
-            def update(current):
-                config = cred.merged(current, issued, self.name, p["read_write"], expires_at)
-                if helper:
-                    config["auths"][host] = {}
-                    config[cred.MARKER_KEY][host]["credential_helper"] = helper
-                return config
+    def plan(self, current):
+        return cred.plan(current, self.options, runner=self.docr.module)
 
-            # Locked, re-read and merged right before the replace: what another run wrote meanwhile is kept.
-            cred.update_config(dest, update)
-        result.update(issued=True, expires_at=format_time(expires_at), changed=True, credential_helper=helper)
-        self._secrets(result, host, auth)
-        self._diff(result, before, after)
+    def settle(self, plan, answers):
+        if not plan.result["issued"]:
+            return plan.after
+        answer = answers[0]
+        self._credentials = (answer["host"], answer["auth"])
+        return cred.settle(plan, answer)
+
+    def finish(self, plan, after):
+        result = super(Credentials, self).finish(plan, after)
+        if not self.check_mode:
+            host, auth = self._credentials
+            result.update(cred.secrets(host, auth, self.params["return_docker_config"], self.params["kubernetes_secret"]))
         return result
-
-    def _host(self, result, host):
-        result.update(registry_host=host, server_url="%s/%s" % (host, self.name))
-
-    def _secrets(self, result, host, auth):
-        """Add the secret-bearing return values the user asked for (only this registry host's entry)."""
-        if not auth:
-            return
-        only = {"auths": {host: {"auth": auth}}}
-        if self.params["return_docker_config"]:
-            result["docker_config"] = only
-        secret = self.params["kubernetes_secret"]
-        if secret:
-            result["kubernetes_secret"] = cred.secret_manifest(only, secret["name"], secret["namespace"])
-
-    def _diff(self, result, before, after):
-        if self.docr.diff_mode:
-            result["diff"] = dict(before=before, after=after)
 
 
 def main():

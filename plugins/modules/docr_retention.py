@@ -28,12 +28,6 @@ description:
 author:
   - dockyard.docr maintainers (@dockyard)
 options:
-  registry:
-    description:
-      - Name of the registry.
-    type: str
-    required: true
-    aliases: [name]
   target:
     description:
       - C(tags) deletes tags; the manifests they pointed to become untagged and the next garbage collection
@@ -50,8 +44,9 @@ options:
   older_than:
     description:
       - Delete only tags (or manifests) last updated longer ago than this, on the API's clock.
-      - A number followed by C(s), C(m), C(h), C(d) or C(w), such as C(30d); a plain number is seconds.
-    type: str
+      - A duration, in the same forms as every duration of this collection - a number followed by C(s), C(m),
+        C(h), C(d) or C(w), such as V(30d) or V(12h), or a plain number (or a number in a string) of seconds.
+    type: raw
   protect:
     description:
       - Regular expressions (searched, so anchor them) of tags that are always kept, with the manifests they
@@ -107,6 +102,7 @@ notes:
     for each repository with deletions (the re-check right before deleting, repeated every 10 seconds while deleting),
     and one per deletion. A second run with nothing left to delete makes no write.
 extends_documentation_fragment:
+  - dockyard.docr.registry
   - dockyard.docr.common
   - dockyard.docr.attributes
   - dockyard.docr.attributes.actions
@@ -248,159 +244,47 @@ unknown:
 
 from ansible_collections.dockyard.docr.plugins.module_utils import _registry as reg
 from ansible_collections.dockyard.docr.plugins.module_utils import _retention as ret
-from ansible_collections.dockyard.docr.plugins.module_utils._base import Resource, run_resource
-from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrError, DocrInputError
+from ansible_collections.dockyard.docr.plugins.module_utils._base import PlannedResource, run_resource
 
 
-def _label(item):
-    return item["tag"] if item.get("tag") is not None else item["digest"]
-
-
-class Retention(Resource):
+class Retention(PlannedResource):
     argument_spec = dict(
-        registry=dict(type="str", required=True, aliases=["name"]),
+        registry=dict(reg.REGISTRY_OPTION),
         **ret.RUN_OPTIONS
     )
 
     def __init__(self, docr):
         super(Retention, self).__init__(docr)
-        p = self.params
-        self.name = p["registry"]
-        problem = reg.check_name(self.name, "registry")
-        if problem:
-            raise DocrInputError(problem)
-        problems = ret.run_option_problems(p)
-        if problems:
-            raise DocrInputError(" ".join(problems))
-        self.older_than = ret.check_policy(p["keep_last"], p["older_than"], p["max_deletions"])
-        self.protect = ret.protect_patterns(p)
-        self.protect_digests = ret.check_digests(p["protect_digests"])
-        self._listings = {}  # repository -> (when, its tags or manifests), the latest listing
+        reg.require_name(self.params["registry"], "registry")
+        self.policy = ret.policy_from_params(self.params)
 
-    def _listed(self, pacer, func, *args):
-        before = self.api.calls
-        result = func(self.api, *args)
-        pacer.note(self.api.calls - before)
-        return result
-
-    def plan(self, pacer):
-        p = self.params
-        repos = self._listed(pacer, ret.list_repositories, self.name)
+    def read(self):
+        """The registry's repositories and the listing of each selected one, every request at the run's pace."""
+        policy = self.policy
+        names = [repo.get("name") for repo in ret.list_repositories(self.api, policy["registry"], pace=policy["pace"])]
         now = self.api.now()
-        plan, before, after, skipped = [], {}, {}, []
-        kept = dict(total=0, protected=0, repositories=0)
-        freed = 0
-        seen_digests = set()
-        for repo in sorted(repos, key=lambda r: r.get("name") or ""):
-            name = repo.get("name")
-            if not ret.repository_selected(name, p["repositories_include"], p["repositories_exclude"]):
-                skipped.append(name)
-                continue
-            kept["repositories"] += 1
-            items = self._listing(pacer, name)
-            if p["target"] == "tags":
-                delete, n_kept, n_protected, n_freed = ret.plan_tags(
-                    name, items, self.protect, self.protect_digests, p["keep_last"], self.older_than, now)
-                labels = sorted(t.get("tag") for t in items)
-                seen_digests.update(t.get("manifest_digest") for t in items)
-            else:
-                delete, n_kept, n_protected, n_freed = ret.plan_manifests(
-                    name, items, self.protect, self.protect_digests, p["keep_last"], self.older_than, now)
-                labels = sorted(m.get("digest") for m in items)
-                seen_digests.update(m.get("digest") for m in items)
-            kept["total"] += n_kept
-            kept["protected"] += n_protected
-            freed += n_freed
-            if delete:
-                delete.reverse()  # oldest first: an interrupted run has removed the oldest
-                before[name] = labels
-                plan.extend(delete)
-        unknown = [d for d in self.protect_digests if d not in seen_digests]
-        if unknown:
-            self.docr.warn("protect_digests: %s found in none of the selected repositories of registry %s; check the "
-                           "digests (they protect nothing here)." % (", ".join(unknown), self.name))
-        return plan, kept, freed, skipped, before, after
+        lister = ret.list_tags if policy["target"] == "tags" else ret.list_manifests
+        listings = dict((name, lister(self.api, policy["registry"], name, pace=policy["pace"])) for name in sorted(names)
+                        if ret.repository_selected(name, policy["include"], policy["exclude"]))
+        return dict(now=now, repositories=names, listings=listings, pacing=self._pacing())
 
-    def _listing(self, pacer, repository):
-        if self.params["target"] == "tags":
-            return self._listed(pacer, ret.list_tags, self.name, repository)
-        return self._listed(pacer, ret.list_manifests, self.name, repository)
+    def plan(self, current):
+        return ret.plan(current, self.policy)
 
-    def _fresh(self, pacer, cache, repository):
-        """The repository's current listing, read again when older than RECHECK_SECONDS (on the API's clock)."""
-        entry = cache.get(repository)
-        if entry is None or self.api.clock() - entry[0] > ret.RECHECK_SECONDS:
-            pacer.tick()  # paced like a deletion: it is sent while the per-minute budget is in use
-            sent = self.api.calls
-            if self.params["target"] == "tags":
-                items = ret.list_tags(self.api, self.name, repository)
-            else:
-                items = ret.list_manifests(self.api, self.name, repository)
-            pacer.note(self.api.calls - sent)
-            entry = cache[repository] = (self.api.clock(), items)
-        return entry[1]
+    def settle(self, plan, answers):
+        return ret.settle(plan, answers)
 
-    def _delete_all(self, pacer, plan, kept):
-        """Delete the planned items that have not changed since the plan; return (done, skipped_changed)."""
-        done, changed = [], []
-        for item in plan:
-            reason, current = ret.changed_since_plan(item, self._fresh(pacer, self._listings, item["repository"]))
-            if reason is not None:
-                changed.append(dict(item, reason=reason, current_digest=current))
-                continue
-            pacer.tick()
-            sent = self.api.calls
-            try:
-                ret.delete_item(self.api, self.name, item)
-            except DocrError as exc:
-                unknown = []
-                # The answer may be lost while the deletion took effect: read it back before reporting.
-                try:
-                    if not ret.still_present(item, self._listing(pacer, item["repository"])):
-                        done.append(item)
-                except DocrError:
-                    unknown.append(item)
-                details = dict(exc.details)
-                details.update(deleted=done, remaining=len(plan) - len(done) - len(changed), kept=kept,
-                               skipped_changed=changed, unknown=unknown)
-                raise DocrError(
-                    "Retention of registry %s stopped after %d of %d deletions: %s Run it again to finish."
-                    % (self.name, len(done), len(plan), exc.msg), **details)
-            pacer.note(self.api.calls - sent)  # retries count against the limit too
-            done.append(item)
-        return done, changed
-
-    def run(self):
-        p = self.params
-        pacer = ret.Pacer(self.api, p["requests_per_minute"])
-        plan, kept, freed, skipped, before, after = self.plan(pacer)
-        result = dict(deleted=plan, kept=kept, freed_bytes_estimate=freed, repositories_skipped=skipped, skipped_changed=[])
-        if len(plan) > p["max_deletions"]:
-            raise DocrError(
-                "The retention plan for registry %s deletes %d %s, more than max_deletions (%d). Nothing was deleted. "
-                "Check the plan (in 'plan'), then raise max_deletions or tighten the policy."
-                % (self.name, len(plan), p["target"], p["max_deletions"]),
-                plan=plan, kept=kept, freed_bytes_estimate=freed, deleted=[], repositories_skipped=skipped, skipped_changed=[],
-                pacing=dict(requests=self.api.calls, waits=pacer.waits, waited_seconds=round(pacer.waited, 3)),
-            )
-        done = plan
-        if not self.check_mode:
-            done, result["skipped_changed"] = self._delete_all(pacer, plan, kept)
-            result["deleted"] = done
-        gone = {}
-        for item in done:
-            gone.setdefault(item["repository"], set()).add(_label(item))
-        before = dict((name, labels) for name, labels in before.items() if name in gone)
-        after = dict((name, [label for label in labels if label not in gone[name]]) for name, labels in before.items())
-        result["pacing"] = dict(requests=self.api.calls, waits=pacer.waits, waited_seconds=round(pacer.waited, 3))
-        result["changed"] = before != after
-        if self.docr.diff_mode:
-            result["diff"] = dict(before=before, after=after)
+    def finish(self, plan, after):
+        result = super(Retention, self).finish(plan, after)
+        result["pacing"] = self._pacing()
         return result
 
+    def _pacing(self):
+        return self.api.limiter.report(self.api.calls)
 
-def main():
-    run_resource(Retention)
+
+def main(**timing):
+    run_resource(Retention, **timing)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ Nothing here asserts a timing: the benchmarks measure and print, the smoke test 
 - ``Sim``: the simulator, started as a subprocess (``python -m tests.simulator --port 0``), with the
   same admin methods as the pytest ``sim`` fixture, so the bench functions accept either.
 - ``playbook()``: one ``ansible-playbook`` run against the working tree (collections/ symlink).
-- ``run_module_inprocess()``: a module's ``main()`` run in this process (for runs that patch the
-  retention pacer's clock).
+- ``run_module_inprocess()``: a module's ``main()`` run in this process (for runs that give the module's client
+  their own clock and sleep: its rate limiter and retries).
 """
 
 import io
@@ -158,8 +158,8 @@ def playbook(sim_url, path, extra_vars=None, env=None, timeout=900):
     return proc.returncode, out, seconds
 
 
-def run_module_inprocess(module, args):
-    """Run ``module.main()`` here, with ``args``; return its JSON result."""
+def run_module_inprocess(module, args, timing=None):
+    """Run ``module.main()`` here, with ``args`` (and ``timing`` for its client); return its JSON result."""
     from ansible.module_utils.testing import patch_module_args  # pylint: disable=import-outside-toplevel
 
     full = dict(args)
@@ -168,7 +168,7 @@ def run_module_inprocess(module, args):
     out = io.StringIO()
     with patch_module_args(full), redirect_stdout(out):
         try:
-            module.main()
+            module.main(**timing) if timing else module.main()
         except SystemExit:
             pass
     text = out.getvalue()

@@ -259,11 +259,10 @@ def _iso(epoch):
 
 def retention(sim, repositories=RETENTION_REPOSITORIES, tags=RETENTION_TAGS, keep_last=RETENTION_KEEP_LAST,
               per_minute=250, per_hour=5000, requests_per_minute=None):
-    """docr_retention (in this process) with the pacer on the simulator's clock: its waits advance that
+    """docr_retention (in this process) with the client's rate limiter on the simulator's clock: its waits advance that
     clock instead of sleeping, so 20 simulated minutes take seconds, and the limiter sees the same time."""
     lib.expose_collection()
     # pylint: disable=import-outside-toplevel
-    from ansible_collections.dockyard.docr.plugins.module_utils import _retention
     from ansible_collections.dockyard.docr.plugins.modules import docr_retention
 
     now = time.time()
@@ -276,12 +275,11 @@ def retention(sim, repositories=RETENTION_REPOSITORIES, tags=RETENTION_TAGS, kee
               "registries": [{"name": "bench-retention", "region": "fra1", "repositories": repos}]})
     sim.clear_requests()
 
-    # one clock: the simulator's, stopped, which only the pacer's waits move (the figures do not depend on
+    # one clock: the simulator's, stopped, which only the limiter's waits move (the figures do not depend on
     # how fast this machine is)
     sim._call("POST", "/_sim/clock", {"speed": 0, "step": 0})  # pylint: disable=protected-access
     base = sim._call("GET", "/_sim/clock")["timestamp"]  # pylint: disable=protected-access
     offset = [0.0]
-    saved = (_retention.clock, _retention.sleep)
 
     def sim_clock():
         return base + offset[0]
@@ -290,15 +288,12 @@ def retention(sim, repositories=RETENTION_REPOSITORIES, tags=RETENTION_TAGS, kee
         offset[0] += seconds
         sim.advance(seconds)
 
-    _retention.clock, _retention.sleep = sim_clock, sim_sleep
     start = time.perf_counter()
-    try:
-        result = lib.run_module_inprocess(docr_retention, {
-            "token": lib.TOKEN, "api_url": sim.url, "registry": "bench-retention", "keep_last": keep_last,
-            "max_deletions": repositories * tags, "requests_per_minute": requests_per_minute or min(240, per_minute),
-        })
-    finally:
-        _retention.clock, _retention.sleep = saved
+    # the client's rate limiter and retries get this clock and sleep (the module's timing)
+    result = lib.run_module_inprocess(docr_retention, {
+        "token": lib.TOKEN, "api_url": sim.url, "registry": "bench-retention", "keep_last": keep_last,
+        "max_deletions": repositories * tags, "requests_per_minute": requests_per_minute or min(240, per_minute),
+    }, timing=dict(clock=sim_clock, sleep=sim_sleep))
     seconds = time.perf_counter() - start
     if result.get("failed"):
         raise RuntimeError("docr_retention failed: %s" % result.get("msg"))

@@ -43,8 +43,8 @@ def test_retention_smallest(sim):
     result = bench.retention(sim, repositories=3, tags=20, keep_last=2, per_minute=25, per_hour=1000, requests_per_minute=20)
     assert result["deleted"] == 54 and result["tags_left"] == 6
     # reads: the repository list and 3 tag lists for the plan, then each repository listed again right before
-    # its deletions (the re-check), and again after each of the pacer's waits (a listing over 10 s old)
+    # its deletions (the re-check), and again after each of the limiter's waits (a listing over 10 s old)
     assert result["writes"] == 54 and result["reads"] == 1 + 3 + 3 + result["pacer_waits"]
     assert result["calls"] == result["reads"] + result["writes"]
     assert result["answered_429"] == 0
-    assert result["pacer_waits"] > 0                      # 58 calls at 20 a minute: the pacer had to wait
+    assert result["pacer_waits"] > 0                      # 58 calls at 20 a minute: the limiter had to wait

@@ -253,8 +253,8 @@ def push_after_the_plan(sim, monkeypatch, **push):
     """Another CI job pushes to acme/web right after docr_retention made its plan (and before it deletes)."""
     original = docr_retention.Retention.plan
 
-    def plan_then_ci_pushes(self, pacer):
-        planned = original(self, pacer)
+    def plan_then_ci_pushes(self, current):
+        planned = original(self, current)
         sim.push(registry="acme", repository="web", **push)
         return planned
 

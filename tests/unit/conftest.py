@@ -40,15 +40,18 @@ class ModuleResult(dict):
         return bool(self.get("failed"))
 
 
-def run(module, args, check_mode=False, diff=False):
-    """Run ``module.main()`` with ``args`` and return its result (exit or fail alike)."""
+def run(module, args, check_mode=False, diff=False, timing=None):
+    """Run ``module.main()`` with ``args`` and return its result (exit or fail alike).
+
+    ``timing`` (``clock``, ``sleep``) is handed to the module's client, for modules whose ``main`` takes it.
+    """
     full = dict(args)
     full["_ansible_check_mode"] = check_mode
     full["_ansible_diff"] = diff
     out = io.StringIO()
     with patch_module_args(full), redirect_stdout(out):
         with pytest.raises(SystemExit) as exited:
-            module.main()
+            module.main(**timing) if timing else module.main()
     result = ModuleResult(json.loads(out.getvalue()))
     result["exit_code"] = exited.value.code
     assert TOKEN not in out.getvalue(), "the token leaked into the module's output"

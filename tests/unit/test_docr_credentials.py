@@ -1,4 +1,5 @@
-"""docr_credentials against the simulator: issuing, expiry, read-only refusal, dest merge, idempotence."""
+"""docr_credentials against the simulator: issuing, expiry, read-only refusal, dest merge, idempotence; its planner
+without HTTP."""
 
 import base64
 import json
@@ -6,7 +7,10 @@ import os
 import stat
 import time
 
+import pytest
+
 from ansible_collections.dockyard.docr.plugins.module_utils import _credentials as cred
+from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrError, DocrInputError
 from ansible_collections.dockyard.docr.plugins.modules import docr_credentials
 from pull_secret_schema import assert_valid_pull_secret, problems
 
@@ -199,3 +203,144 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path, monkeypatch):
         pass
     assert dest.read_text() == '{"auths": {}}'
     assert [p.name for p in tmp_path.iterdir()] == ["config.json"]
+
+
+# ---- the planner, without HTTP ----------------------------------------------------------------------
+NOW = 2000000000.0
+
+
+def options(**overrides):
+    params = dict(registry="acme", read_write=False, expiry_seconds=3600, refresh_before=300, credentials_store="auto")
+    params.update(overrides)
+    return params
+
+
+def recorded_file(expires_in=3600, read_write=False, helper=None, mode=0o600, auth="dXNlcjpzZWNyZXQ="):
+    marker = dict(registry="acme", read_write=read_write, auth_fingerprint=cred.fingerprint(auth),
+                  expires_at=None if expires_in is None else cred.format_time(NOW + expires_in))
+    if helper:
+        marker["credential_helper"] = helper
+    config = {"auths": {HOST: {} if helper else {"auth": auth}}, cred.MARKER_KEY: {HOST: marker}}
+    if helper:
+        config["credsStore"] = helper
+    return dict(dest="/home/u/.docker/config.json", config=config, host=HOST, marker=marker, auth=auth, mode=mode, now=NOW)
+
+
+def test_plan_keeps_valid_credentials_without_a_write():
+    plan = cred.plan(recorded_file(), options())
+    assert plan.writes == [] and not plan.changed
+    assert plan.before == dict(registry="acme", read_write=False, expires_at=cred.format_time(NOW + 3600),
+                               credential_helper=None, expiring=False, mode="0600")
+    assert plan.result["issued"] is False and plan.result["expires_at"] == cred.format_time(NOW + 3600)
+
+
+def test_plan_fixes_a_loose_mode_with_a_local_write_only():
+    plan = cred.plan(recorded_file(mode=0o644), options())
+    [write] = plan.writes
+    assert write.needs_api is False and write.args == ("/home/u/.docker/config.json", 0o600)
+    assert plan.before["mode"] == "0644" and plan.after["mode"] == "0600" and plan.changed
+    assert plan.result["issued"] is False
+
+
+@pytest.mark.parametrize("current, params, changed_key", [
+    (recorded_file(expires_in=200), options(), "expiring"),                    # within refresh_before
+    (recorded_file(expires_in=-10), options(), "expiring"),                    # expired
+    (recorded_file(), options(read_write=True), "read_write"),                 # push wanted
+    (recorded_file(expires_in=200), options(refresh_before=100), None),        # not yet due: kept
+    (recorded_file(expires_in=None), options(refresh_before=10 ** 6), None),   # never expires: kept
+])
+def test_plan_issues_when_the_record_does_not_serve(current, params, changed_key):
+    plan = cred.plan(current, params)
+    if changed_key is None:
+        assert plan.writes == [] and not plan.changed
+        return
+    [write] = plan.writes
+    assert write.call is cred.deliver and write.args[:3] == ("acme", params["read_write"], 3600)
+    assert plan.before[changed_key] != plan.after[changed_key] and plan.changed
+    assert plan.result["issued"] is True and plan.result["expires_at"] is None
+
+
+def test_plan_without_dest_always_issues_and_states_hold_no_secret():
+    current = dict(dest=None, config={}, host=None, marker=None, auth=None, mode=None, now=NOW)
+    plan = cred.plan(current, options(expiry_seconds=0))
+    assert plan.before is None and plan.after == dict(registry="acme", read_write=False, expires_at=None)
+    assert len(plan.writes) == 1 and "never expire" in plan.warnings[0]
+    recorded = recorded_file(expires_in=10)
+    plan = cred.plan(recorded, options())
+    assert recorded["auth"] not in repr(plan.before) + repr(plan.after) + repr(plan.result)
+    assert "fingerprint" not in repr(plan.before) + repr(plan.after)
+
+
+def test_plan_refuses_inline_under_a_helper_and_a_missing_registry_in_check_mode():
+    current = dict(recorded_file(), config={"credsStore": "desktop"}, marker=None, host=None)
+    with pytest.raises(DocrError) as caught:
+        cred.plan(current, options(credentials_store="inline"))
+    assert "credentials_store" in caught.value.msg
+    with pytest.raises(DocrError) as caught:
+        cred.plan(dict(recorded_file(expires_in=1), registry_exists=False), options())
+    assert "does not exist" in caught.value.msg
+
+
+def test_settle_states_what_was_issued():
+    plan = cred.plan(recorded_file(expires_in=1), options())
+    after = cred.settle(plan, dict(registry="acme", read_write=False, host=HOST, auth="c2VjcmV0", expires_at=NOW + 3600,
+                                   helper=None))
+    assert after == dict(registry="acme", read_write=False, expires_at=cred.format_time(NOW + 3600),
+                         credential_helper=None, expiring=False, mode="0600")
+    assert plan.result["issued"] is True and "c2VjcmV0" not in repr(plan.result)
+
+
+@pytest.mark.parametrize("value, seconds", [(3600, 3600), ("3600", 3600), ("20m", 1200), ("1d", 86400), ("0.5", 1),
+                                            (0, 0), ("2w", 1209600)])
+def test_expiry_takes_every_duration_form(value, seconds):
+    assert cred.check_expiry(value) == seconds
+
+
+@pytest.mark.parametrize("value", [-1, "soon", True, 10 ** 20, "11000d"])
+def test_expiry_refuses_what_is_not_a_duration(value):
+    with pytest.raises(DocrInputError) as caught:
+        cred.check_expiry(value)
+    assert "expiry_seconds" in caught.value.msg
+
+
+def test_duration_strings_reach_the_api_and_the_record(sim, api, run_module, tmp_path):
+    seed(sim)
+    dest = tmp_path / "config.json"
+    res = run_module(docr_credentials, dict(api, registry="acme", dest=str(dest), expiry_seconds="20m", refresh_before="5m"))
+    assert res["changed"] is True and issue_calls(sim)[0]["query"]["expiry_seconds"] == "1200"
+    sim.clear_requests()
+    res = run_module(docr_credentials, dict(api, registry="acme", dest=str(dest), expiry_seconds="20m", refresh_before="5m"))
+    assert res["changed"] is False and sim.requests() == []
+    # 20 minutes minus now: within a refresh_before of 30 minutes, so issued again
+    res = run_module(docr_credentials, dict(api, registry="acme", dest=str(dest), expiry_seconds="20m", refresh_before="30m"))
+    assert res["changed"] is True and len(issue_calls(sim)) == 1
+
+
+def test_walk_check_diff_apply_idempotent_change(sim, api, run_module, tmp_path):
+    """check mode -> apply -> again (no call, no write) -> change in check mode with diff -> change."""
+    seed(sim)
+    dest = tmp_path / "docker" / "config.json"
+    args = dict(api, registry="acme", dest=str(dest))
+    res = run_module(docr_credentials, args, check_mode=True, diff=True)
+    assert res["changed"] is True and res["diff"]["before"] == {} and not dest.exists()
+    assert res["diff"]["after"] == dict(registry="acme", read_write=False, expires_at=None, credential_helper=None,
+                                        expiring=False, mode="0600")
+    assert [r["method"] for r in sim.requests()] == ["GET"]          # check mode asks whether the registry exists
+
+    res = run_module(docr_credentials, args, diff=True)
+    auth = auth_of(json.loads(dest.read_text()))
+    assert res["changed"] is True and res["expires_at"] is not None and res["diff"]["after"]["expires_at"] == res["expires_at"]
+    assert auth not in json.dumps(res) and cred.fingerprint(auth) not in json.dumps(res)
+
+    sim.clear_requests()
+    before = dest.read_text()
+    res = run_module(docr_credentials, args, diff=True)
+    assert res["changed"] is False and res["diff"]["before"] == res["diff"]["after"] and sim.requests() == []
+    assert dest.read_text() == before
+
+    res = run_module(docr_credentials, dict(args, read_write=True), check_mode=True, diff=True)
+    assert res["changed"] is True and res["diff"]["before"]["read_write"] is False and res["diff"]["after"]["read_write"] is True
+    assert dest.read_text() == before and issue_calls(sim) == []
+    res = run_module(docr_credentials, dict(args, read_write=True))
+    assert res["changed"] is True and json.loads(dest.read_text())[cred.MARKER_KEY][HOST]["read_write"] is True
+    assert sim.state()["credentials"][-1]["read_write"] is True

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from ansible_collections.dockyard.docr.plugins.module_utils import _retention
+from ansible_collections.dockyard.docr.plugins.module_utils import _client, _retention
 from ansible_collections.dockyard.docr.plugins.modules import docr_retention
 
 DAY = 86400
@@ -197,14 +197,15 @@ def test_missing_registry(sim, api, run_module):
 
 
 class SimTime(object):
-    """One clock for the pacer and the simulator: the simulator's clock, stopped, which only the pacer's
-    sleeps move. Nothing depends on how fast this machine is."""
+    """One clock for the client's rate limiter and the simulator: the simulator's clock, stopped, which only the
+    limiter's waits move. Nothing depends on how fast this machine is. Given to the module as its ``timing``."""
 
     def __init__(self, sim):
         sim.step_clock(0)
         self.sim = sim
         self.now = sim.timestamp()
         self.sleeps = []
+        self.timing = dict(clock=self.clock, sleep=self.sleep)
 
     def clock(self):
         return self.now
@@ -216,87 +217,48 @@ class SimTime(object):
 
 
 @pytest.fixture
-def sim_time(sim, monkeypatch):
-    """The pacer's clock and sleep are the simulator's stopped clock (``SimTime``)."""
-    time_ = SimTime(sim)
-    monkeypatch.setattr(_retention, "clock", time_.clock)
-    monkeypatch.setattr(_retention, "sleep", time_.sleep)
-    return time_
+def sim_time(sim):
+    return SimTime(sim)
 
 
 def test_pacing_under_rate_limit(sim, api, run_module, sim_time):
     """20 requests a minute allowed; 29 deletions + the listings (before planning, and again before deleting
-    and after each of the pacer's waits, to re-check the tags): the pacer waits, no request gets a 429."""
+    and after each of the limiter's waits, to re-check the tags): the limiter waits, no request gets a 429."""
     seed(sim, builds=30, rate_limit=dict(per_minute=20))
     sim_time.now = sim.timestamp()
     sim.clear_requests()
     res = run_module(docr_retention, dict(api, registry="acme", keep_last=0, repositories_include=["web"],
-                                          requests_per_minute=20))
+                                          requests_per_minute=20), timing=sim_time.timing)
     assert not res.get("failed"), res
     assert len(res["deleted"]) == 29
     assert tags_of(sim, "web") == {"latest", "build-0"}
     statuses = [r["status"] for r in sim.requests()]
     assert 429 not in statuses and len([r for r in sim.requests() if r["method"] == "DELETE"]) == 29
-    assert len(statuses) - 29 in (3, 4)  # the listings: before planning, and again after each of the pacer's waits
-    # time moves only by the pacer's waits, each a minute and the margin
-    assert sim_time.sleeps and all(seconds == 60 + _retention.PACING_MARGIN for seconds in sim_time.sleeps)
+    assert len(statuses) - 29 in (3, 4)  # the listings: before planning, and again after each of the limiter's waits
+    # time moves only by the limiter's waits, each a minute and the margin
+    assert sim_time.sleeps and all(seconds == 60 + _client.PACING_MARGIN for seconds in sim_time.sleeps)
     assert res["pacing"]["waits"] == len(sim_time.sleeps)
+    assert res["pacing"]["requests"] == len(statuses)
+    # a second run: nothing left, no write
+    sim.clear_requests()
+    res = run_module(docr_retention, dict(api, registry="acme", keep_last=0, repositories_include=["web"],
+                                          requests_per_minute=20), timing=sim_time.timing)
+    assert res["changed"] is False and sim.writes() == []
 
 
 def test_pacing_waits_for_hourly_reset(sim, api, run_module, sim_time):
     """When ratelimit-remaining is nearly spent, wait until ratelimit-reset (on the API's clock)."""
     seed(sim, builds=4, rate_limit=dict(per_hour=12))
-    res = run_module(docr_retention, dict(api, registry="acme", keep_last=0, repositories_include=["web"]))
+    res = run_module(docr_retention, dict(api, registry="acme", keep_last=0, repositories_include=["web"]),
+                     timing=sim_time.timing)
     assert not res.get("failed"), res
     assert tags_of(sim, "web") == {"latest", "build-0"}
     assert 429 not in [r["status"] for r in sim.requests()]
-    assert sim_time.sleeps and max(sim_time.sleeps) <= _retention.MAX_PACING_WAIT
-
-
-class _NoHeaders(object):
-    rate_limit = {}
-
-
-@pytest.mark.parametrize("per_minute", [3, 5, 20])
-def test_pacer_keeps_a_sliding_minute_whatever_the_travel_times(per_minute):
-    """The API counts a request when it arrives; the pacer cannot know when that is. Requests that travel
-    slowly, then fast, must still never put more than ``per_minute`` arrivals in any minute (the pacer once
-    stamped before sending, and a fast request landed inside a slow one's minute)."""
-    now = [1000.0]
-
-    def sleep(seconds):
-        now[0] += seconds
-
-    pacer = _retention.Pacer(_NoHeaders(), per_minute, clock=lambda: now[0], sleep=sleep)
-    arrivals = []
-    for n in range(6 * per_minute):
-        pacer.tick()
-        now[0] += 3.0 if n % per_minute == 0 else 0.01   # on the way: every per_minute-th request is slow
-        arrivals.append(now[0])
-        now[0] += 0.05                                     # served, and the answer travels back
-        pacer.note(1)
-    for arrival in arrivals:
-        in_minute = [a for a in arrivals if arrival - 60 < a <= arrival]
-        assert len(in_minute) <= per_minute, (arrival, in_minute)
-    assert pacer.waits >= 5
-    # and it does not over-wait: six minutes' worth of requests in a little over five minutes
-    assert arrivals[-1] - arrivals[0] < 6 * 66
-
-
-def test_pacer_counts_retries_and_listings():
-    now = [0.0]
-    pacer = _retention.Pacer(_NoHeaders(), 4, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
-    pacer.note(3)          # a listing that took three pages
-    pacer.tick()
-    pacer.note(1)
-    assert pacer.waits == 0
-    pacer.tick()           # four in the last minute: wait until the oldest is a minute (and the margin) old
-    assert pacer.waits == 1 and now[0] == 60 + _retention.PACING_MARGIN
-    pacer.note(0)
-    assert len(pacer.sent) == 4
+    assert sim_time.sleeps and max(sim_time.sleeps) <= _client.MAX_PACING_WAIT
 
 
 def test_interrupted_run_is_finished_by_the_next(sim, api, run_module):
+    """The run stops at a deletion the API keeps refusing; the failure says what was done; the next run finishes."""
     seed(sim)
     args = dict(api, registry="acme", keep_last=3, repositories_include=["web"])
     # the API fails the 4th deletion, and every retry of it: the run stops there
@@ -324,3 +286,65 @@ def test_playbook_style_defaults(sim, api, run_module):
     res = run_module(docr_retention, dict(api, registry="acme", keep_last=0, repositories_include=["nothing-*"]))
     assert res["changed"] is False and res["kept"]["repositories"] == 0
     assert sorted(res["repositories_skipped"]) == ["api", "base/debian", "web"]
+
+
+# ---- the planner and the settling, without HTTP ---------------------------------------------------
+
+def policy(**overrides):
+    params = dict(registry="acme", target="tags", keep_last=1, older_than=None, protect=[], protect_latest=True,
+                  protect_digests=[], repositories_include=[], repositories_exclude=[], max_deletions=100,
+                  requests_per_minute=240)
+    params.update(overrides)
+    return _retention.policy_from_params(params)
+
+
+def listing(now, *tags):
+    """Tags ``name`` updated ``n`` days before ``now``, each on its own manifest."""
+    return [dict(tag=name, manifest_digest=digest(name), updated_at=iso(now - days * DAY), size_bytes=10)
+            for name, days in tags]
+
+
+def test_plan_is_pure_and_its_states_are_the_scope_minus_the_deletions():
+    now = 2000000000
+    current = dict(now=now, repositories=["web", "api", "docs"], pacing=None, listings={
+        "web": listing(now, ("latest", 1), ("b1", 30), ("b2", 20), ("b3", 10)),
+        "api": listing(now, ("a1", 5)),
+    })
+    plan = _retention.plan(current, policy(repositories_exclude=["docs"]))
+    assert [w.what for w in plan.writes] == ["delete tag web:b1", "delete tag web:b2"]   # oldest first
+    assert plan.before == {"web": ["b1", "b2", "b3", "latest"]}                         # only where it deletes
+    assert plan.after == {"web": ["b3", "latest"]}
+    assert plan.changed
+    assert plan.result["repositories_skipped"] == ["docs"]
+    assert plan.result["kept"] == dict(total=3, protected=1, repositories=2)
+    assert plan.result["freed_bytes_estimate"] == 20
+    # the answers decide the real after-state: a skipped deletion stays in it
+    answers = [dict(deleted=True, item=plan.result["deleted"][0]),
+               dict(deleted=False, item=dict(plan.result["deleted"][1], reason="moved", current_digest="x"))]
+    assert _retention.settle(plan, answers) == {"web": ["b2", "b3", "latest"]}
+    assert [i["tag"] for i in plan.result["deleted"]] == ["b1"]
+    assert [i["tag"] for i in plan.result["skipped_changed"]] == ["b2"]
+
+
+def test_plan_with_nothing_to_delete_has_no_write_and_no_change():
+    now = 2000000000
+    current = dict(now=now, repositories=["web"], pacing=None, listings={"web": listing(now, ("latest", 1), ("b1", 3))})
+    plan = _retention.plan(current, policy(keep_last=5))
+    assert plan.writes == [] and plan.before == {} and plan.after == {} and not plan.changed
+
+
+def test_plan_over_max_deletions_fails_with_the_plan_and_warns_of_unknown_digests():
+    now = 2000000000
+    current = dict(now=now, repositories=["web"], pacing={"requests": 2}, listings={
+        "web": listing(now, *[("b%d" % n, 10 + n) for n in range(5)])})
+    with pytest.raises(_retention.DocrError) as caught:
+        _retention.plan(current, policy(keep_last=0, max_deletions=3))
+    assert "max_deletions (3)" in caught.value.msg and len(caught.value.details["plan"]) == 5
+    assert caught.value.details["deleted"] == [] and caught.value.details["pacing"] == {"requests": 2}
+    plan = _retention.plan(current, policy(keep_last=5, protect_digests=["sha256:" + "0" * 64]))
+    assert plan.writes == [] and "protect nothing" in plan.warnings[0]
+
+
+@pytest.mark.parametrize("value, seconds", [("30d", 30 * DAY), ("12h", 43200), (3600, 3600), ("90", 90), ("2w", 14 * DAY)])
+def test_older_than_takes_every_duration_form(value, seconds):
+    assert policy(older_than=value)["older_than"] == seconds

@@ -4,7 +4,7 @@
 import pytest
 
 from ansible_collections.dockyard.docr.plugins.module_utils import _time
-from ansible_collections.dockyard.docr.plugins.module_utils._base import Plan, PlannedResource, Write
+from ansible_collections.dockyard.docr.plugins.module_utils._base import LocalWrite, Plan, PlannedResource, Write
 from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrError, DocrInputError
 
 
@@ -99,6 +99,22 @@ def test_follow_runs_after_the_writes_and_decides_the_after_state():
     log[:] = []
     result = Thing(FakeDocr(check_mode=True), plan).run()
     assert log == [] and result["diff"]["after"] == {"status": "started"}
+
+
+class NoApiDocr(FakeDocr):
+    """A module whose client cannot be built."""
+
+    def __getattribute__(self, name):
+        if name == "api":
+            raise AssertionError("a local write must not build the client")
+        return super(NoApiDocr, self).__getattribute__(name)
+
+
+def test_a_local_write_builds_no_client():
+    log = []
+    plan = Plan({"mode": "0644"}, {"mode": "0600"}, [LocalWrite("chmod", log.append, "chmod 0600")])
+    result = Thing(NoApiDocr(), plan).run()
+    assert log == ["chmod 0600"] and result["changed"] is True
 
 
 @pytest.mark.parametrize("value, unit, seconds", [

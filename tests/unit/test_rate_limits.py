@@ -138,3 +138,90 @@ def test_date_header_is_the_simulated_clock(sim):
     response = Http(sim).get()
     when = email.utils.parsedate_to_datetime(response.headers["Date"]).timestamp()
     assert when == pytest.approx(sim.state()["clock"]["timestamp"], abs=1.0)
+
+
+# ---- the client's one rate limiter (no HTTP: its own clock) -------------------------------------
+
+class Ticking(object):
+    """A hand-moved clock and a sleep that moves it: the limiter's ``clock`` and ``sleep``."""
+
+    def __init__(self, start=1000.0):
+        self.now = start
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+@pytest.mark.parametrize("per_minute", [3, 5, 20])
+def test_limiter_keeps_a_sliding_minute_whatever_the_travel_times(per_minute):
+    """The API counts a request when it arrives; the limiter cannot know when that is. Requests that travel
+    slowly, then fast, must still never put more than ``per_minute`` arrivals in any minute (a limiter that
+    stamped before sending let a fast request land inside a slow one's minute)."""
+    time_ = Ticking()
+    limiter = _client.RateLimiter(time_.clock, time_.sleep)
+    arrivals = []
+    for n in range(6 * per_minute):
+        limiter.before(per_minute)
+        time_.now += 3.0 if n % per_minute == 0 else 0.01   # on the way: every per_minute-th request is slow
+        arrivals.append(time_.now)
+        time_.now += 0.05                                  # served, and the answer travels back
+        limiter.note(1)
+    for arrival in arrivals:
+        in_minute = [a for a in arrivals if arrival - 60 < a <= arrival]
+        assert len(in_minute) <= per_minute, (arrival, in_minute)
+    assert limiter.waits >= 5
+    # and it does not over-wait: six minutes' worth of requests in a little over five minutes
+    assert arrivals[-1] - arrivals[0] < 6 * 66
+
+
+def test_limiter_counts_every_request_and_waits_only_for_a_pace():
+    time_ = Ticking(0.0)
+    limiter = _client.RateLimiter(time_.clock, time_.sleep)
+    limiter.note(3)            # a listing that took three pages
+    limiter.before(None)       # no pace asked: never waits, whatever was sent
+    limiter.note(1)
+    assert limiter.waits == 0
+    limiter.before(4)          # four in the last minute: wait until the oldest is a minute (and the margin) old
+    assert limiter.waits == 1 and time_.now == 60 + _client.PACING_MARGIN
+    limiter.note(0)
+    assert len(limiter.sent) == 4
+    assert limiter.report(7) == dict(requests=7, waits=1, waited_seconds=61.0)
+
+
+def test_limiter_waits_for_the_hourly_reset_when_paced():
+    time_ = Ticking(0.0)
+    limiter = _client.RateLimiter(time_.clock, time_.sleep)
+    limiter.before(240, {"remaining": 50, "reset": 5000}, server_now=4000)
+    assert limiter.waits == 0
+    limiter.before(240, {"remaining": 3, "reset": 4030}, server_now=4000)
+    assert limiter.waits == 1 and time_.now == 30
+    limiter.before(240, {"remaining": 0, "reset": 9000}, server_now=4000)   # capped: the next answer tells again
+    assert time_.now == 30 + _client.MAX_PACING_WAIT
+    limiter.before(None, {"remaining": 0, "reset": 9000}, server_now=4000)  # no pace: the retries handle a 429
+    assert limiter.waits == 2
+
+
+def test_paced_calls_never_earn_a_429_on_one_clock(sim):
+    """A client whose limiter and retries share the simulator's stopped clock: 25 paced calls at 10 a minute
+    against a limit of 10 get no 429, and every wait moved that one clock."""
+    frozen(sim, per_minute=10, per_hour=0)
+    time_ = Ticking(sim.state()["clock"]["timestamp"])
+
+    def sleep(seconds):
+        time_.sleep(seconds)
+        sim.advance(seconds)
+
+    api = _client.DocrClient(TOKEN, sim.url, http_timeout=5, http_retries=3, sleep=sleep, clock=time_.clock)
+    for _n in range(25):
+        api.call("registries.list", pace=10)
+    assert 429 not in statuses(sim) and len(statuses(sim)) == 25
+    assert api.limiter.waits == 2 and api.calls == 25
+    # without a pace, the same client only reacts: the 11th call in a minute earns a 429, then waits Retry-After
+    sim.advance(120)
+    sim.clear_requests()
+    for _n in range(11):
+        api.call("registries.list")
+    assert statuses(sim).count(429) == 1 and api.limiter.waits == 2
