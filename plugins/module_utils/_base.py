@@ -260,7 +260,9 @@ class PlannedResource(Resource):
 
     - sends the plan's writes in order, then its ``follow`` (long-running work), unless in check mode;
     - derives ``changed`` (before != after) and, in diff mode, ``diff`` from the normalised states;
-    - when a write or a follow-up fails after a write went through, the failure says ``changed: true``.
+    - when a write or a follow-up fails after a write went through, the failure says ``changed: true``;
+    - when a write finds the state moved before anything was written (``StateMoved``), plans once more from
+      the state it read back, and applies that plan.
     """
 
     def read(self):
