@@ -1,9 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: dockyard.docr contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Private to this collection: garbage-collection calls and their normaliser.
+"""Private to this collection: garbage collection - its options, calls, normaliser and pure planner.
 
-Shared by ``docr_gc`` and ``docr_gc_info`` so their return shapes never drift.
+The normaliser is shared by ``docr_gc`` and ``docr_gc_info`` so their return shapes never drift. The planner
+(``decide``/``plan``, below) makes every decision of ``docr_gc`` from what was read; the GC it starts or joins
+is followed to its end by ``GcWait``, the engine's long-running follow-up (``_wait.LongRunning``).
 """
 
 import re

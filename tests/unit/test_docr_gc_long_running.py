@@ -242,8 +242,8 @@ def test_gc_info_answers_a_missing_registry_with_empty_values(fast, api, run_mod
     res = run_module(docr_gc_info, dict(api, registry="nope"))
     assert not res.failed and res["changed"] is False, res
     assert (res["garbage_collections"], res["active_garbage_collection"], res["last_succeeded"]) == ([], None, None)
-    assert set(res) - {"changed", "invocation", "exit_code", "warnings"} == {"garbage_collections", "active_garbage_collection",
-                                                                 "last_succeeded"}
+    returned = set(res) - {"changed", "invocation", "exit_code", "warnings"}
+    assert returned == {"garbage_collections", "active_garbage_collection", "last_succeeded"}
 
 
 def test_durations_with_units_reach_the_module(fast, api, run_module):
