@@ -236,7 +236,8 @@ class Plan(object):
     - ``result``: extra return values;
     - ``warnings``: texts for the user;
     - ``follow``: for long-running work, ``follow(api, answers)`` runs after the writes (never in check
-      mode) and returns the after-state it ends in (or raises ``DocrError``).
+      mode) and returns the after-state it ends in (or raises ``DocrError``); ``_wait.LongRunning`` is its
+      shape. A follow-up that writes appends the answer to ``answers``, so a failure after it says ``changed``.
     """
 
     def __init__(self, before, after, writes=(), result=None, warnings=(), follow=None):
@@ -255,6 +256,15 @@ class Plan(object):
         return "Plan(before=%r, after=%r, writes=%r)" % (self.before, self.after, self.writes)
 
 
+class StateMoved(DocrError):
+    """Raised by a write that finds the state moved since it was read, before it wrote anything (another run
+    started a GC first): ``current`` is the state read back. The engine plans once more from it."""
+
+    def __init__(self, msg, current, **details):
+        super(StateMoved, self).__init__(msg, **details)
+        self.current = current
+
+
 class PlannedResource(Resource):
     """The engine: read the current state, ask the planner, write unless in check mode, derive the result.
 
@@ -264,7 +274,9 @@ class PlannedResource(Resource):
 
     - sends the plan's writes in order, then its ``follow`` (long-running work), unless in check mode;
     - derives ``changed`` (before != after) and, in diff mode, ``diff`` from the normalised states;
-    - when a write or a follow-up fails after a write went through, the failure says ``changed: true``.
+    - when a write or a follow-up fails after a write went through, the failure says ``changed: true``;
+    - when a write finds the state moved before anything was written (``StateMoved``), plans once more from
+      the state it read back, and applies that plan.
     """
 
     def read(self):
@@ -282,8 +294,23 @@ class PlannedResource(Resource):
             self.docr.warn(warning)
         after = plan.after
         if not self.check_mode and (plan.writes or plan.follow):
-            after = self.apply(plan)
+            plan, after = self.apply_or_replan(plan)
         return self.finish(plan, after)
+
+    def apply_or_replan(self, plan):
+        """``(plan, apply(plan))``; when a write finds the state moved before anything was written
+        (``StateMoved``), the plan made from the state it read back, and its outcome (once)."""
+        try:
+            return plan, self.apply(plan)
+        except StateMoved as moved:
+            if moved.details.get("changed"):
+                raise
+            plan = self.plan(moved.current)
+        for warning in plan.warnings:
+            self.docr.warn(warning)
+        if plan.writes or plan.follow:
+            return plan, self.apply(plan)
+        return plan, plan.after
 
     def apply(self, plan):
         answers = []

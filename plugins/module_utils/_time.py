@@ -9,6 +9,7 @@ forms: a number (in the option's own unit, kept for compatibility: seconds for m
 """
 
 import calendar
+import math
 import re
 import time
 
@@ -32,7 +33,7 @@ def parse_duration(value, option, number_unit=1, minimum=0, maximum=MAX_SECONDS)
     if isinstance(value, bool):
         raise DocrInputError("%s must be a duration such as 90s, 30m, 12h, 7d or 2w, got %r." % (option, value))
     if isinstance(value, (int, float)):
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             raise DocrInputError("%s must be a finite duration, got %r." % (option, value))
         seconds = float(value) * number_unit
     else:

@@ -10,21 +10,18 @@ version_added: 0.2.0
 description:
   - Returns the registry's active garbage collection (GC), if any, and its past GCs, newest first.
   - Changes nothing. Costs two API calls (one more per further 200 GCs when O(limit=0)).
+  - A registry that does not exist is not an error - like every C(_info) module of this collection, it answers
+    with empty values (RV(garbage_collections=[]), RV(active_garbage_collection) and RV(last_succeeded) V(null)).
 author:
   - dockyard.docr maintainers (@dockyard)
 options:
-  registry:
-    description:
-      - Name of the registry.
-    type: str
-    required: true
-    aliases: [name]
   limit:
     description:
       - Return at most this many past GCs. V(0) returns all of them.
     type: int
     default: 20
 extends_documentation_fragment:
+  - dockyard.docr.registry
   - dockyard.docr.common
   - dockyard.docr.attributes
   - dockyard.docr.attributes.info
@@ -53,7 +50,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 active_garbage_collection:
-  description: The GC that is running now (the registry is read-only meanwhile); V(null) when none.
+  description: The GC that is running now (the registry is read-only meanwhile); V(null) when none (or the registry does not exist).
   returned: always
   type: dict
   contains:
@@ -89,41 +86,33 @@ garbage_collections:
   type: list
   elements: dict
 last_succeeded:
-  description: The most recent C(succeeded) GC among RV(garbage_collections); V(null) when none.
+  description: The most recent C(succeeded) GC among RV(garbage_collections); V(null) when none (or the registry does not exist).
   returned: always
   type: dict
-registry_exists:
-  description: Whether the registry exists.
-  returned: always
-  type: bool
 """
 
 from ansible_collections.dockyard.docr.plugins.module_utils import _gc
 from ansible_collections.dockyard.docr.plugins.module_utils import _registry as reg
 from ansible_collections.dockyard.docr.plugins.module_utils._base import Resource, check_number, run_resource
-from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrInputError
 
 
 class GarbageCollectionInfo(Resource):
     argument_spec = dict(
-        registry=dict(type="str", required=True, aliases=["name"]),
+        registry=reg.REGISTRY_OPTION,
         limit=dict(type="int", default=20),
     )
 
     def run(self):
-        name = self.params["registry"]
-        problem = reg.check_name(name, "registry")
-        if problem:
-            raise DocrInputError(problem)
+        name = reg.require_name(self.params["registry"], "registry")
         check_number(self.params["limit"], "limit", 0, 1000, unit="GCs")
         gcs = _gc.list_gcs(self.api, name, limit=self.params["limit"] or None)
         if gcs is None:
-            return dict(active_garbage_collection=None, garbage_collections=[], last_succeeded=None, registry_exists=False)
+            # a missing registry: the house's "not found" for _info modules, empty values
+            return dict(active_garbage_collection=None, garbage_collections=[], last_succeeded=None)
         return dict(
             active_garbage_collection=_gc.get_active(self.api, name),
             garbage_collections=gcs,
             last_succeeded=_gc.last_succeeded(gcs),
-            registry_exists=True,
         )
 
 

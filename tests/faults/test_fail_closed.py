@@ -116,7 +116,8 @@ def test_gc_info_fails_on_a_404_list_of_an_existing_registry(sim, api, run_modul
 def test_gc_info_still_reports_a_missing_registry(sim, api, run_module):
     sim.seed(SEED_WITH_IMAGES)
     res = run_module(docr_gc_info, dict(api, registry="nope"))
-    assert not res.failed and res["registry_exists"] is False, res
+    assert not res.failed and res["garbage_collections"] == [] and res["active_garbage_collection"] is None, res
+    assert res["last_succeeded"] is None and "registry_exists" not in res
 
 
 def test_registry_info_fails_on_a_404_repository_list(sim, api, run_module):
@@ -381,7 +382,7 @@ def sim_time(sim, monkeypatch):
         self._sleep = sim_sleep
 
     monkeypatch.setattr(_client.DocrClient, "__init__", init)
-    monkeypatch.setattr(docr_gc, "wait_for", lambda *a, **k: _wait.wait_for(*a, sleep=sim_sleep, **k))
+    monkeypatch.setattr(_wait.LongRunning, "sleep", staticmethod(sim_sleep))  # the sleeps between polls
     if hasattr(_client.DocrClient, "clock"):
         monkeypatch.setattr(_client.DocrClient, "clock", _client.DocrClient.now)  # the last Date header: no real time
     return sim

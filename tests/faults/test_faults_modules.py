@@ -446,8 +446,9 @@ def test_registry_name_taken_elsewhere_still_refused(sim, api, run_module):
     assert registries(sim) == {}
 
 
-@pytest.mark.parametrize("if_active, changed, failed", [("wait", False, False), ("skip", False, False), ("fail", None, True)])
-def test_gc_started_concurrently_by_another_run(sim, api, run_module, if_active, changed, failed):
+@pytest.mark.parametrize("if_active, changed, failed, action", [
+    ("wait", False, False, "joined"), ("skip", False, False, "skipped"), ("fail", None, True, None)])
+def test_gc_started_concurrently_by_another_run(sim, api, run_module, if_active, changed, failed, action):
     """Another run starts a GC between this run's "is one active?" read and its start: the 409 is treated
     like a GC found active (if_active), never as a second GC."""
     import threading
@@ -473,7 +474,9 @@ def test_gc_started_concurrently_by_another_run(sim, api, run_module, if_active,
         assert "if_active=fail" in res["msg"], res
     else:
         assert res["changed"] is changed and res["garbage_collection"]["uuid"] == found[0]["uuid"], res
-        assert "already active" in res["skip_reason"]
+        assert res["action"] == action and res["skipped"] is (action == "skipped"), res
+        if action == "skipped":
+            assert "already active" in res["skip_reason"]
 
 
 # ---- the simulator's own rate limit (not an injected fault): a sliding minute of 3 requests ------------------

@@ -70,10 +70,12 @@ def test_gc_succeeds_walk(fast, api, run_module):
     sim = fast
     # check mode: says what would start, starts nothing
     res = run_module(docr_gc, args(api), check_mode=True, diff=True)
-    assert res["changed"] is True and res["skipped"] is False, res
+    assert res["changed"] is True and res["skipped"] is False and res["action"] == "started", res
     assert res["garbage_collection"]["uuid"] is None
     assert res["garbage_collection"]["type"] == "untagged_manifests_and_unreferenced_blobs"
-    assert res["diff"]["after"]["active_garbage_collection"]["status"] == "requested"
+    # --diff shows the GC it would start, from nothing active
+    assert res["diff"]["before"] == {} and res["diff"]["after"] == res["garbage_collection"]
+    assert res["diff"]["after"]["status"] == "requested"
     assert writes(sim) == [] and sim_gcs(sim) == []
 
     # apply: starts, waits, reports
@@ -95,7 +97,7 @@ def test_gc_succeeds_walk(fast, api, run_module):
     # info sees it
     info = run_module(docr_gc_info, dict(api, registry="acme"))
     assert info["changed"] is False and info["active_garbage_collection"] is None
-    assert info["last_succeeded"]["uuid"] == gc["uuid"] and info["registry_exists"] is True
+    assert info["last_succeeded"]["uuid"] == gc["uuid"] and "registry_exists" not in info
 
 
 def test_gc_types_are_sent(fast, api, run_module):
@@ -152,14 +154,15 @@ def test_second_start_while_active(fast, api, run_module):
     assert res["failed"] and uuid in res["msg"] and "if_active=fail" in res["msg"]
     assert writes(sim) == []
 
-    # check mode never waits
+    # check mode never waits: it says it would join
     res = run_module(docr_gc, args(api), check_mode=True)
-    assert res["changed"] is False and res["skipped"] is True
+    assert res["changed"] is False and res["skipped"] is False and res["action"] == "joined", res
 
-    # the default with wait=true: wait for it and report it, start nothing
+    # the default with wait=true: join it (wait for it) and report it, start nothing; not "skipped"
     sim.step_clock(STEP)
     res = run_module(docr_gc, args(api))
-    assert res["changed"] is False and res["skipped"] is True, res
+    assert res["changed"] is False and res["skipped"] is False and res["action"] == "joined", res
+    assert res["skip_reason"] is None
     assert res["garbage_collection"]["uuid"] == uuid and res["garbage_collection"]["status"] == "succeeded"
     assert writes(sim) == []
     assert len(sim_gcs(sim)) == 1
@@ -235,7 +238,7 @@ def test_cancelled_state(fast, api, run_module):
     uuid = started["garbage_collection"]["uuid"]
     res = run_module(docr_gc, args(api, state="cancelled"), check_mode=True, diff=True)
     assert res["changed"] is True and res["garbage_collection"]["status"] == "cancelling"
-    assert res["diff"]["before"]["active_garbage_collection"]["uuid"] == uuid
+    assert res["diff"]["before"]["uuid"] == uuid and res["diff"]["after"]["status"] == "cancelling"
     assert sim_gcs(sim)[0]["status"] not in _gc.TERMINAL_STATUSES
 
     sim.step_clock(STEP)
@@ -270,7 +273,8 @@ def test_missing_registry(sim, api, run_module):
     res = run_module(docr_gc, args(api, registry="nope"), check_mode=True)
     assert res["failed"] and "does not exist" in res["msg"]
     info = run_module(docr_gc_info, dict(api, registry="nope"))
-    assert info["registry_exists"] is False and info["garbage_collections"] == []
+    assert info == dict(info, active_garbage_collection=None, garbage_collections=[], last_succeeded=None), info
+    assert "registry_exists" not in info and not info.failed
 
 
 def test_intervals_parse():

@@ -4,7 +4,7 @@
 import pytest
 
 from ansible_collections.dockyard.docr.plugins.module_utils import _time
-from ansible_collections.dockyard.docr.plugins.module_utils._base import LocalWrite, Plan, PlannedResource, Write
+from ansible_collections.dockyard.docr.plugins.module_utils._base import LocalWrite, Plan, PlannedResource, StateMoved, Write
 from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrError, DocrInputError
 
 
@@ -130,3 +130,78 @@ def test_a_bad_duration_names_its_option(value):
     with pytest.raises(DocrInputError) as caught:
         _time.parse_duration(value, "my_option")
     assert "my_option" in caught.value.msg
+
+
+# ---- a write that finds the state moved: plan once more from what it read back ------------------------------
+
+class Replanning(PlannedResource):
+    """Plans from a dict ``{"active": ...}``: with nothing active it starts; with one active it joins (no write)."""
+
+    def __init__(self, docr, log, moves=1):
+        super(Replanning, self).__init__(docr)
+        self.log = log
+        self.moves = moves
+        self.planned = []
+
+    def read(self):
+        return {"active": None}
+
+    def plan(self, current):
+        self.planned.append(current)
+        if current["active"] is None:
+            return Plan(None, {"gc": "mine"}, [Write("start", self.start)], result={"action": "started"})
+        return Plan(current, current, result={"action": "joined"}, warnings=["joined %s" % current["active"]])
+
+    def start(self, api):
+        self.log.append("start")
+        if self.moves:
+            self.moves -= 1
+            raise StateMoved("another GC is active", {"active": "theirs"})
+        return "started"
+
+
+def test_a_write_that_finds_the_state_moved_makes_the_engine_plan_again():
+    log = []
+    docr = FakeDocr()
+    thing = Replanning(docr, log)
+    result = thing.run()
+    assert log == ["start"] and thing.planned == [{"active": None}, {"active": "theirs"}]
+    assert result == {"action": "joined", "changed": False,
+                      "diff": {"before": {"active": "theirs"}, "after": {"active": "theirs"}}}
+    assert docr.warnings == ["joined theirs"]
+
+
+def test_the_replanned_writes_run_and_a_second_move_fails():
+    class Restart(Replanning):
+        def plan(self, current):
+            self.planned.append(current)
+            return Plan(None, {"gc": "mine"}, [Write("start", self.start)], result={"action": "started"})
+
+    log = []
+    result = Restart(FakeDocr(), log, moves=1).run()
+    assert log == ["start", "start"] and result["changed"] is True and result["action"] == "started"
+    with pytest.raises(StateMoved):
+        Restart(FakeDocr(), [], moves=2).run()
+
+
+def test_a_move_after_a_write_went_through_is_not_replanned():
+    log = []
+
+    def moved(api):
+        raise StateMoved("moved", {"active": "theirs"})
+
+    plan = Plan(None, {"name": "a"}, [Write("one", recorder(log), "one"), Write("two", moved)])
+    with pytest.raises(StateMoved) as caught:
+        Thing(FakeDocr(), plan).run()
+    assert log == ["one"] and caught.value.details["changed"] is True
+
+
+def test_a_follow_up_that_writes_makes_a_later_failure_changed():
+    def follow(api, answers):
+        answers.append("cancelled at the deadline")
+        raise DocrError("deadline passed")
+
+    plan = Plan({"gc": "theirs"}, {"gc": "theirs"}, follow=follow)
+    with pytest.raises(DocrError) as caught:
+        Thing(FakeDocr(), plan).run()
+    assert caught.value.details["changed"] is True

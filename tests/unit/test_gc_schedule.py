@@ -175,7 +175,7 @@ def test_bad_settings_fail_before_anything_is_deployed(tmp_path):
     assert "gc_schedule_hour" in outcomes[2] and "Bad_Name" in outcomes[3]
     assert "Mars/Olympus_Mons" in outcomes[7]
     options = outcomes[9]
-    for needle in ["registry 'acme'", "value of type", "'quiet_period'", "min_interval '1 week'",
+    for needle in ["registry 'acme'", "value of type", "quiet_period 'soon'", "min_interval '1 week'",
                    "registry 'eu': retention: protect"]:
         assert needle in options, options
     for index in range(10, 16):

@@ -43,11 +43,11 @@ def test_every_bad_option_is_listed_naming_the_registry_and_the_option():
         {"type": "untagged_manifests_only", "wait_timeout": 3600})
     text = "\n".join(problems)
     for expected in ["registry 'acme': unknown option(s) typo", "registry 'acme': value of type must be one of",
-                     "registry 'acme': argument 'quiet_period'", "registry 'acme': min_interval '1 week'",
+                     "registry 'acme': quiet_period 'soon' is not a duration", "registry 'acme': min_interval '1 week'",
                      "registry 'acme': retention: keep_last must be at least 0",
                      "registry 'acme': retention: protect: '('",
                      "registry 'Bad_Name': name 'Bad_Name' is not a valid registry name",
-                     "registry 'ok': listed more than once", "registry 'eu': argument 'wait_timeout'",
+                     "registry 'ok': listed more than once", "registry 'eu': wait_timeout 'x' is not a duration",
                      "registry 'eu': deadline must be more than 0"]:
         assert expected in text, text
     assert len(problems) == 10, text
@@ -58,6 +58,11 @@ def test_good_registries_have_no_problem():
                                        "if_active": "skip", "retention": {"keep_last": 3, "target": "manifests"}}],
                              {"type": "untagged_manifests_and_unreferenced_blobs", "wait_timeout": 3600,
                               "min_interval": "1d"}) == []
+    # every duration takes the same forms: numbers in the option's own unit, or strings with a unit
+    assert registry_problems([{"name": "eu", "quiet_period": "30m", "deadline": "1h", "wait_timeout": "2h",
+                               "min_interval": 86400}], {"wait_timeout": 3600}) == []
+    assert registry_problems([{"name": "eu", "deadline": "2h", "wait_timeout": "1h30m"}]) == [
+        "registry 'eu': wait_timeout '1h30m' is not a duration: use a number followed by s, m, h, d or w, such as 7d or 12h."]
     # a bad role default is reported too (per registry that uses it)
     assert "min_interval 'weekly'" in " ".join(registry_problems(["acme"], {"min_interval": "weekly"}))
 
