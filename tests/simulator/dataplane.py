@@ -25,6 +25,7 @@ import time
 import urllib.error
 import urllib.request
 
+from ..helpers import stop_process
 from .tokenauth import ISSUER, SERVICE, TokenServer
 
 BINARY = "docker-registry"
@@ -131,13 +132,8 @@ class DistributionDataPlane:
             return ""
 
     def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        if self.process is not None:
+            stop_process(self.process)
         self.process = None
 
     def close(self):

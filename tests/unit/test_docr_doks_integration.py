@@ -12,6 +12,8 @@ import pytest
 
 from ansible_collections.dockyard.docr.plugins.modules import docr_doks_integration, docr_doks_integration_info
 
+from tests.helpers import clusters as clusters_state, writes
+
 REGIONS = ("nyc3", "sfo3", "ams3")
 # The two readings of a cluster's registry_enabled the simulator models (tests/simulator/README.md).
 READINGS = ("mirrors_registries", "legacy_only")
@@ -50,19 +52,8 @@ def warnings(res):
     return [w if isinstance(w, str) else json.dumps(w) for w in res.get("warnings") or []]
 
 
-def writes(sim):
-    return [r for r in sim.requests() if r["method"] != "GET"]
-
-
 def calls(sim):
     return [(r["method"], r["path"]) for r in sim.requests()]
-
-
-def clusters_state(sim):
-    """{cluster name: sorted registries} from the simulator's own state."""
-    found = sim.state()["clusters"]
-    items = found.values() if isinstance(found, dict) else found
-    return dict((c["name"], sorted(c.get("registries") or [])) for c in items)
 
 
 def enabled_state(sim):

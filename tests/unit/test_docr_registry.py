@@ -2,9 +2,7 @@
 
 from ansible_collections.dockyard.docr.plugins.modules import docr_registry, docr_registry_info
 
-
-def writes(sim):
-    return [r for r in sim.requests() if r["method"] != "GET"]
+from tests.helpers import writes
 
 
 def registries(sim):
