@@ -3,7 +3,8 @@
 - The registry listens on a free loopback port, stores into its own temporary directory (deletes enabled) and
   uses the simulator as its token server (:mod:`tokenauth`).
 - The simulator's view of repositories, tags, manifests, blobs and storage usage is read from the registry's
-  storage directory (``sync``, called on every clock tick), so the DOCR API answers what is really stored.
+  storage directory (``sync``, called once per request by ``Account.advance_to``), so the DOCR API answers what
+  is really stored.
   A simulated registry ``acme`` owns the registry's repositories ``acme/...`` (image ``HOST:PORT/acme/app:1``).
 - Tag, manifest and repository deletes through the DOCR API act on that storage, as distribution's own
   deletes do (a tag's directory, a manifest's revision link and the tags pointing at it).

@@ -14,7 +14,7 @@ import uuid
 
 from . import gc as gcs
 from .clock import iso
-from .errors import ERROR_IDS, ApiError, as_int, not_found, unprocessable  # noqa: F401  (ERROR_IDS: re-exported)
+from .errors import ApiError, as_int, not_found, unprocessable
 
 # Registry names as DigitalOcean documents them (the spec's ^[a-z0-9-]{1,63}$ is looser): begin with a
 # letter, end with a letter or digit. The same text as NAME_RULE in plugins/module_utils/_registry.py.
@@ -444,7 +444,7 @@ class Account:
             size = as_int(body.get("size_bytes", 1000), "size_bytes", 1)
             layers = [{"digest": str(layer["digest"]),
                        "compressed_size_bytes": as_int(layer.get("compressed_size_bytes", layer.get("size_bytes", 0)),
-                                                     "layer size")}
+                                                       "layer size")}
                       for layer in body.get("layers") or []]
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             raise ApiError(400, "bad push: %s" % err) from None
