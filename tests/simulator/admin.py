@@ -89,6 +89,16 @@ def configure(account, data):
                 account.tokens[str(entry["token"])] = {"read_only": bool(entry.get("read_only", False))}
 
 
+def set_clock(clock, data):
+    """``{"advance": seconds, "speed": factor, "step": seconds}`` (each optional), as a seed or ``/_sim/clock``."""
+    if "advance" in data:
+        clock.advance(float(data["advance"]))
+    if "speed" in data:
+        clock.set_speed(float(data["speed"]))
+    if "step" in data:
+        clock.set_step(float(data["step"]))
+
+
 SEED_KEYS = {"subscription_tier", "taken_names", "tokens", "rate_limit", "gc", "registries", "clusters", "clock",
              "doks_registry_enabled"}
 
@@ -102,13 +112,7 @@ def load_seed(account, clock, seed):
         raise ValueError("unknown seed keys: %s" % ", ".join(sorted(unknown)))
     now = clock.now()  # seeded objects are stamped before a seeded clock jump: they look that much older
     configure(account, seed)
-    jump = seed.get("clock") or {}
-    if "advance" in jump:
-        clock.advance(float(jump["advance"]))
-    if "speed" in jump:
-        clock.set_speed(float(jump["speed"]))
-    if "step" in jump:
-        clock.set_step(float(jump["step"]))
+    set_clock(clock, seed.get("clock") or {})
     tier = seed.get("subscription_tier")
     if tier is not None:
         if tier not in TIER_BY_SLUG:
@@ -310,12 +314,7 @@ def handle(sim, method, path, data):  # pylint: disable=too-many-return-statemen
         return 200, {"ok": True}
     if key == ("POST", "/_sim/clock"):
         sim.advance()  # observe what happened before the jump (data-plane pushes) at the old time
-        if "advance" in data:
-            clock.advance(float(data["advance"]))
-        if "speed" in data:
-            clock.set_speed(float(data["speed"]))
-        if "step" in data:
-            clock.set_step(float(data["step"]))
+        set_clock(clock, data)
         sim.advance()
         return 200, clock.describe()
     if key == ("GET", "/_sim/clock"):

@@ -169,6 +169,26 @@ class Simulator:
     def _routes(self):
         account = self.account
         only = account.only_registry
+        # The same operations on a named registry, under /v2/registries/{registry_name} and under the deprecated
+        # /v2/registry/{registry_name}.
+        named = [
+            ("GET", "/garbage-collection", lambda r: account.get_active_gc(r.arg("registry_name"))),
+            ("POST", "/garbage-collection", lambda r: account.start_gc(r.arg("registry_name"), r.body)),
+            ("GET", "/garbage-collections",
+             lambda r: r.numbered("garbage_collections", account.list_gcs(r.arg("registry_name")))),
+            ("PUT", "/garbage-collection/{uuid}",
+             lambda r: account.update_gc(r.arg("registry_name"), r.arg("uuid"), r.body)),
+            ("GET", "/repositoriesV2",
+             lambda r: r.tokenised("repositories", account.list_repositories_v2(r.arg("registry_name")))),
+            ("GET", "/repositories/{repo}/tags",
+             lambda r: r.numbered("tags", account.list_tags(r.arg("registry_name"), r.arg("repo")))),
+            ("DELETE", "/repositories/{repo}/tags/{tag}",
+             lambda r: account.delete_tag(r.arg("registry_name"), r.arg("repo"), r.arg("tag"))),
+            ("GET", "/repositories/{repo}/digests",
+             lambda r: r.numbered("manifests", account.list_manifests(r.arg("registry_name"), r.arg("repo")))),
+            ("DELETE", "/repositories/{repo}/digests/{digest}",
+             lambda r: account.delete_manifest(r.arg("registry_name"), r.arg("repo"), r.arg("digest"))),
+        ]
         table = [
             ("GET", "/v2/registries", lambda r: account.list_registries()),
             ("POST", "/v2/registries", lambda r: account.create_registry(r.body)),
@@ -182,25 +202,8 @@ class Simulator:
             # them here too, so the simulator honours them.
             ("GET", "/v2/registries/{registry_name}/docker-credentials",
              lambda r: account.docker_credentials(r.arg("registry_name"), r.query)),
-            ("GET", "/v2/registries/{registry_name}/garbage-collection", lambda r: account.get_active_gc(r.arg("registry_name"))),
-            ("POST", "/v2/registries/{registry_name}/garbage-collection",
-             lambda r: account.start_gc(r.arg("registry_name"), r.body)),
-            ("GET", "/v2/registries/{registry_name}/garbage-collections",
-             lambda r: r.numbered("garbage_collections", account.list_gcs(r.arg("registry_name")))),
-            ("PUT", "/v2/registries/{registry_name}/garbage-collection/{uuid}",
-             lambda r: account.update_gc(r.arg("registry_name"), r.arg("uuid"), r.body)),
-            ("GET", "/v2/registries/{registry_name}/repositoriesV2",
-             lambda r: r.tokenised("repositories", account.list_repositories_v2(r.arg("registry_name")))),
             ("DELETE", "/v2/registries/{registry_name}/repositories/{repo}",
              lambda r: account.delete_repository(r.arg("registry_name"), r.arg("repo"))),
-            ("GET", "/v2/registries/{registry_name}/repositories/{repo}/tags",
-             lambda r: r.numbered("tags", account.list_tags(r.arg("registry_name"), r.arg("repo")))),
-            ("DELETE", "/v2/registries/{registry_name}/repositories/{repo}/tags/{tag}",
-             lambda r: account.delete_tag(r.arg("registry_name"), r.arg("repo"), r.arg("tag"))),
-            ("GET", "/v2/registries/{registry_name}/repositories/{repo}/digests",
-             lambda r: r.numbered("manifests", account.list_manifests(r.arg("registry_name"), r.arg("repo")))),
-            ("DELETE", "/v2/registries/{registry_name}/repositories/{repo}/digests/{digest}",
-             lambda r: account.delete_manifest(r.arg("registry_name"), r.arg("repo"), r.arg("digest"))),
             # Legacy single-registry API (deprecated upstream).
             ("GET", "/v2/registry", lambda r: account.get_registry(only())),
             ("POST", "/v2/registry", lambda r: account.create_registry(r.body)),
@@ -212,22 +215,6 @@ class Simulator:
             ("POST", "/v2/registry/validate-name", lambda r: account.validate_name(r.body)),
             ("GET", "/v2/registry/{registry_name}/repositories",
              lambda r: r.numbered("repositories", account.list_repositories_v1(r.arg("registry_name")))),
-            ("GET", "/v2/registry/{registry_name}/repositoriesV2",
-             lambda r: r.tokenised("repositories", account.list_repositories_v2(r.arg("registry_name")))),
-            ("GET", "/v2/registry/{registry_name}/repositories/{repo}/tags",
-             lambda r: r.numbered("tags", account.list_tags(r.arg("registry_name"), r.arg("repo")))),
-            ("DELETE", "/v2/registry/{registry_name}/repositories/{repo}/tags/{tag}",
-             lambda r: account.delete_tag(r.arg("registry_name"), r.arg("repo"), r.arg("tag"))),
-            ("GET", "/v2/registry/{registry_name}/repositories/{repo}/digests",
-             lambda r: r.numbered("manifests", account.list_manifests(r.arg("registry_name"), r.arg("repo")))),
-            ("DELETE", "/v2/registry/{registry_name}/repositories/{repo}/digests/{digest}",
-             lambda r: account.delete_manifest(r.arg("registry_name"), r.arg("repo"), r.arg("digest"))),
-            ("POST", "/v2/registry/{registry_name}/garbage-collection", lambda r: account.start_gc(r.arg("registry_name"), r.body)),
-            ("GET", "/v2/registry/{registry_name}/garbage-collection", lambda r: account.get_active_gc(r.arg("registry_name"))),
-            ("GET", "/v2/registry/{registry_name}/garbage-collections",
-             lambda r: r.numbered("garbage_collections", account.list_gcs(r.arg("registry_name")))),
-            ("PUT", "/v2/registry/{registry_name}/garbage-collection/{uuid}",
-             lambda r: account.update_gc(r.arg("registry_name"), r.arg("uuid"), r.body)),
             # DOKS
             ("GET", "/v2/kubernetes/clusters", lambda r: r.numbered("kubernetes_clusters", account.list_clusters())),
             ("GET", "/v2/kubernetes/clusters/{cluster_id}", lambda r: account.get_cluster(r.arg("cluster_id"))),
@@ -236,6 +223,8 @@ class Simulator:
             ("POST", "/v2/kubernetes/registry", lambda r: account.cluster_registries(r.body, add=True, legacy=True)),
             ("DELETE", "/v2/kubernetes/registry", lambda r: account.cluster_registries(r.body, add=False, legacy=True)),
         ]
+        table += [(method, prefix + "/{registry_name}" + suffix, handler)
+                  for prefix in ("/v2/registries", "/v2/registry") for method, suffix, handler in named]
         return [(method, _route(pattern), handler) for method, pattern, handler in table]
 
     def dispatch(self, req):
