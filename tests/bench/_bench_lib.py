@@ -20,9 +20,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 if REPO not in sys.path:  # run as a plain script (hack/bench.sh sets PYTHONPATH; this covers a direct run)
     sys.path.insert(0, REPO)
 
-# expose_collection: for _benchmarks.py
+# COLLECTIONS, expose_collection: for _benchmarks.py
 from tests.helpers import (  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
-    ANSIBLE_PLAYBOOK, Simulator, expose_collection, playbook_env as _playbook_env, run_module, start_simulator,
+    ANSIBLE_PLAYBOOK, COLLECTIONS, Simulator, expose_collection, playbook_env as _playbook_env, run_module, start_simulator,
     stop_process)
 
 SITE = os.path.join(REPO, "playbooks", "site.yml")
