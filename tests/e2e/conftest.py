@@ -5,18 +5,17 @@ Run by ``make e2e`` (hack/e2e.sh); ``make unit`` leaves this folder out. Needs `
 
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import threading
 
 import pytest
 
 from support import E2E, NEEDED, REPO_ROOT
 
+from tests.helpers import Simulator, start_simulator, stop_process
+
 
 def _root_conftest(config):
-    """tests/conftest.py as pytest loaded it: its Simulator class and the records its session-end check validates."""
+    """tests/conftest.py as pytest loaded it: the records its session-end check validates."""
     for plugin in config.pluginmanager.get_plugins():
         if str(getattr(plugin, "__file__", "")) == str(REPO_ROOT / "tests" / "conftest.py"):
             return plugin
@@ -34,23 +33,12 @@ def e2e_simulator(request):
     os.close(handle)
     # validated against the spec at session end, with the other records
     root._RECORDS.append(record)  # pylint: disable=protected-access
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.simulator", "--host", "127.0.0.1", "--port", "0", "--record", record,
-         "--data-plane", "distribution"],
-        cwd=str(REPO_ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    box = {}
-    reader = threading.Thread(target=lambda: box.setdefault("line", process.stdout.readline()), daemon=True)
-    reader.start()
-    reader.join(30)
-    line = (box.get("line") or b"").decode("utf-8").split()
-    if not line or not line[0].startswith("http://"):
-        process.kill()
-        raise RuntimeError("the simulator did not start: %r %s" % (line, process.stderr.read().decode("utf-8", "replace")))
-    sim = root.Simulator(line[0], process, record)
+    process, url = start_simulator("--record", record, "--data-plane", "distribution", timeout=30)
+    sim = Simulator(url, process, record)
     try:
         yield sim
     finally:
-        root.stop_process(process, grace=15)  # the registry beside it stops with it
+        stop_process(process, grace=15)  # the registry beside it stops with it
 
 
 @pytest.fixture

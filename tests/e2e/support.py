@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+# the in-process module runner every suite uses
+from tests.helpers import TOKEN, expose_collection, run_module as run  # noqa: F401  pylint: disable=unused-import
+
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
 NEEDED = ("docker-registry", "skopeo")
@@ -21,11 +24,8 @@ def _load(name, path):
     return module
 
 
-# The in-process module runner of the unit tests (it also makes ansible_collections.dockyard.docr importable).
-units = _load("docr_e2e_unit_support", REPO_ROOT / "tests" / "unit" / "conftest.py")
+expose_collection()
 schema = _load("pull_secret_schema", REPO_ROOT / "tests" / "unit" / "pull_secret_schema.py")
-run = units.run
-TOKEN = units.TOKEN
 
 
 class Skopeo:

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from faults_support import HARNESS, REPO, TOKEN, Run, playbook_command  # pylint: disable=import-error
+from faults_support import REPO, TOKEN, Run, playbook_command, run  # pylint: disable=import-error
 
 from ansible_collections.dockyard.docr.plugins.module_utils import _client  # noqa: E402  pylint: disable=wrong-import-order
 
@@ -25,7 +25,7 @@ def api(sim):
 
 @pytest.fixture
 def run_module():
-    return HARNESS.run
+    return run
 
 
 @pytest.fixture

@@ -1,53 +1,18 @@
 """Helpers of the reliability suite (tests/faults), shared by its conftest and its test modules.
 
 Named uniquely (not ``conftest``) so that ``import faults_support`` cannot pick up another directory's module.
+What every suite shares (the module runner, playbook environment, simulator helpers) is in tests/helpers.py.
 """
 
-import importlib.util
 import json
-import os
-import re
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-COLLECTIONS = os.path.join(REPO, "collections")
-BIN = os.path.dirname(sys.executable)
+# re-exported for the suite's modules
+from tests.helpers import (  # noqa: F401  pylint: disable=unused-import
+    ANSIBLE_PLAYBOOK, COLLECTIONS, REPO, TOKEN, PlaybookRun as Run, playbook_env, run_module as run,
+    expose_collection, registries, clusters, write_calls as writes)
 
-
-def _load_unit_harness():
-    """tests/unit/conftest.py, loaded by path: pytest does not share a sibling directory's conftest."""
-    spec = importlib.util.spec_from_file_location("docr_unit_harness", os.path.join(REPO, "tests", "unit", "conftest.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-HARNESS = _load_unit_harness()
-TOKEN = HARNESS.TOKEN
-
-
-def writes(sim):
-    """Non-GET requests, except validate-name (a POST that only reads)."""
-    return [(r["method"], r["path"]) for r in sim.requests()
-            if r["method"] != "GET" and not r["path"].endswith("/validate-name")]
-
-
-class Run(object):
-    """One ansible-playbook run: return code, output, and the recap's counts."""
-
-    def __init__(self, proc, log_path=None):
-        self.rc = proc.returncode
-        self.out = proc.stdout
-        self.err = proc.stderr
-        self.log_path = log_path
-        recap = re.search(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)", self.out)
-        self.changed = int(recap.group(2)) if recap else None
-
-    def __str__(self):
-        return "rc=%s\n%s\n%s" % (self.rc, self.out[-6000:], self.err[-3000:])
-
-    __repr__ = __str__
+expose_collection()  # the suite's modules import ansible_collections.dockyard.docr
 
 
 def playbook_command(sim, tmp_path, path, extra_vars=None, verbosity=0, check=False, token=TOKEN):
@@ -56,21 +21,8 @@ def playbook_command(sim, tmp_path, path, extra_vars=None, verbosity=0, check=Fa
     variables.update(extra_vars or {})
     vars_file = tmp_path / ("vars-%d.json" % len(list(tmp_path.glob("vars-*.json"))))
     vars_file.write_text(json.dumps(variables))
-    env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=COLLECTIONS,
-        ANSIBLE_LOCALHOST_WARNING="false",
-        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_FORCE_COLOR="0",
-        ANSIBLE_RETRY_FILES_ENABLED="0",
-        ANSIBLE_LOCAL_TEMP=str(tmp_path / ".ansible-tmp"),
-        ANSIBLE_HOME=str(tmp_path / ".ansible"),
-        DIGITALOCEAN_ACCESS_TOKEN=token,
-        DIGITALOCEAN_API_URL=sim.url,
-        no_proxy="127.0.0.1,localhost",
-    )
-    cmd = [os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", str(path), "-e", "@" + str(vars_file)]
+    env = playbook_env(sim.url, token, tmp_path)
+    cmd = [ANSIBLE_PLAYBOOK, "-i", "localhost,", str(path), "-e", "@" + str(vars_file)]
     if verbosity:
         cmd.append("-" + "v" * verbosity)
     if check:

@@ -22,7 +22,7 @@ from ansible_collections.dockyard.docr.plugins.modules import (
     docr_retention,
 )
 
-from faults_support import writes  # pylint: disable=import-error
+from faults_support import registries, writes  # pylint: disable=import-error
 
 DAY = 86400
 STEP = 30.0    # simulated seconds the stopped clock moves per API request while a GC runs
@@ -91,10 +91,6 @@ def iso(epoch):
 
 def sim_now(sim):
     return calendar.timegm(time.strptime(sim.now()[:19], "%Y-%m-%dT%H:%M:%S"))
-
-
-def registries(sim):
-    return dict((r["name"], r["region"]) for r in sim.state()["registries"])
 
 
 def gcs(sim, registry="acme"):

@@ -9,7 +9,7 @@ import hashlib
 import os
 import subprocess
 
-from faults_support import REPO, Run, playbook_command, writes  # pylint: disable=import-error
+from faults_support import REPO, Run, clusters, playbook_command, registries, writes  # pylint: disable=import-error
 
 SITE = os.path.join(REPO, "playbooks", "site.yml")
 GC = os.path.join(REPO, "playbooks", "gc.yml")
@@ -32,14 +32,6 @@ def seed_clusters(sim, tier="basic"):
 LAYOUT = dict(subscription_tier="professional", registries=[
     dict(name="acme-%s" % r, region=r, clusters=["prod-%s-a" % r, "prod-%s-b" % r]) for r in REGIONS
 ])
-
-
-def registries(sim):
-    return dict((r["name"], r["region"]) for r in sim.state()["registries"])
-
-
-def clusters(sim):
-    return dict((c["name"], sorted(c.get("registries") or [])) for c in sim.state()["clusters"])
 
 
 def assert_layout(sim):

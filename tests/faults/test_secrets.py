@@ -12,7 +12,7 @@ import stat
 import subprocess
 import sys
 
-from faults_support import COLLECTIONS, REPO, TOKEN  # pylint: disable=import-error
+from faults_support import COLLECTIONS, REPO, TOKEN, playbook_env  # pylint: disable=import-error
 
 STEP = 30.0   # simulated seconds the stopped clock moves per API request
 REGIONS = ("nyc3", "sfo3", "ams3")
@@ -167,13 +167,7 @@ def test_nothing_secret_in_any_output(sim, tmp_path):
     vars_file = tmp_path / "vars.json"
     vars_file.write_text(json.dumps(variables))
     log = base / "ansible.log"
-    env = dict(
-        os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0",
-        ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-        ANSIBLE_LOCAL_TEMP=str(base / ".ansible-tmp"), ANSIBLE_REMOTE_TMP=str(base / ".remote-tmp"),
-        ANSIBLE_HOME=str(base / ".ansible"), ANSIBLE_LOG_PATH=str(log),
-        DIGITALOCEAN_ACCESS_TOKEN=TOKEN, DIGITALOCEAN_API_URL=sim.url, no_proxy="127.0.0.1,localhost",
-    )
+    env = playbook_env(sim.url, TOKEN, base, ANSIBLE_REMOTE_TMP=str(base / ".remote-tmp"), ANSIBLE_LOG_PATH=str(log))
     proc = subprocess.run(
         [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-vvv", "-i", "localhost,", str(play),
          "-e", "@" + str(vars_file)],

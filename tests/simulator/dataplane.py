@@ -3,7 +3,8 @@
 - The registry listens on a free loopback port, stores into its own temporary directory (deletes enabled) and
   uses the simulator as its token server (:mod:`tokenauth`).
 - The simulator's view of repositories, tags, manifests, blobs and storage usage is read from the registry's
-  storage directory (``sync``, called on every clock tick), so the DOCR API answers what is really stored.
+  storage directory (``sync``, called once per request by ``Account.advance_to``), so the DOCR API answers what
+  is really stored.
   A simulated registry ``acme`` owns the registry's repositories ``acme/...`` (image ``HOST:PORT/acme/app:1``).
 - Tag, manifest and repository deletes through the DOCR API act on that storage, as distribution's own
   deletes do (a tag's directory, a manifest's revision link and the tags pointing at it).
@@ -25,6 +26,7 @@ import time
 import urllib.error
 import urllib.request
 
+from ..helpers import stop_process
 from .tokenauth import ISSUER, SERVICE, TokenServer
 
 BINARY = "docker-registry"
@@ -131,13 +133,8 @@ class DistributionDataPlane:
             return ""
 
     def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        if self.process is not None:
+            stop_process(self.process)
         self.process = None
 
     def close(self):

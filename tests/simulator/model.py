@@ -1,17 +1,20 @@
-"""The simulated account: subscription, registries, repositories, GC, credentials and DOKS clusters.
+"""The simulated account: its state and the API's rules (subscription, registries, repositories, GC,
+credentials and DOKS clusters).
 
-Every public method is called with the account lock held by the HTTP layer and either returns
-``(status, body)`` or raises :class:`ApiError`. Times come from the simulated clock.
+Every public method is called with the simulator's lock held and either returns ``(status, body)`` (lists:
+the whole list; the HTTP layer pages it) or raises :class:`ApiError`. Reads never change state: the account
+moves along the simulated clock only in :meth:`Account.advance_to`, which the HTTP layer calls once per
+request before dispatching it (server.py). Times come from the simulated clock.
 """
 
 import base64
-import copy
 import hashlib
-import math
 import re
 import uuid
 
-from .clock import iso, parse_iso
+from . import gc as gcs
+from .clock import iso
+from .errors import ApiError, as_int, not_found, unprocessable
 
 # Registry names as DigitalOcean documents them (the spec's ^[a-z0-9-]{1,63}$ is looser): begin with a
 # letter, end with a letter or digit. The same text as NAME_RULE in plugins/module_utils/_registry.py.
@@ -42,24 +45,11 @@ TIERS = [
 ]
 TIER_BY_SLUG = dict((tier["slug"], tier) for tier in TIERS)
 
-GC_PHASES = ["requested", "waiting for write JWTs to expire", "scanning manifests", "deleting unreferenced blobs"]
-GC_TERMINAL = ("succeeded", "failed", "cancelled")
-GC_SPEC_STATUSES = GC_PHASES + ["cancelling", "failed", "succeeded", "cancelled"]
-DEFAULT_PHASE_SECONDS = {
-    "requested": 5.0,
-    "waiting for write JWTs to expire": 60.0,
-    "scanning manifests": 30.0,
-    "deleting unreferenced blobs": 30.0,
-    "cancelling": 2.0,
-}
-# The spec's spelling (the enum of the legacy endpoint's body; godo's GarbageCollectionType constants).
-GC_UNTAGGED = "untagged manifests only"
-GC_BLOBS = "unreferenced blobs only"
-GC_BOTH = "untagged manifests and unreferenced blobs"
-GC_TYPES = (GC_UNTAGGED, GC_BLOBS, GC_BOTH)
-# Without a body the API runs a blob-only GC: doctl sends this type unless told otherwise, and the spec
-# describes the operation as clearing unreferenced blobs. (An assumption: see README.md.)
-DEFAULT_GC_TYPE = GC_BLOBS
+# The GC state machine lives in gc.py; these names stay for the modules that import them from here.
+GC_PHASES = gcs.PHASES
+GC_TERMINAL = gcs.TERMINAL
+GC_SPEC_STATUSES = gcs.SPEC_STATUSES
+GC_UNTAGGED, GC_BLOBS, GC_BOTH = gcs.UNTAGGED, gcs.BLOBS, gcs.BOTH
 READ_ONLY_MESSAGE = "registry %s is read-only during garbage collection"
 # How a cluster's ``registry_enabled`` relates to its ``registries`` (nothing documents it; both readings are
 # modelled, see README.md): "mirrors_registries" = true exactly when ``registries`` is non-empty;
@@ -74,106 +64,10 @@ LEGACY_412_MESSAGE = (
 )
 LEGACY_SUBSCRIPTION_412_MESSAGE = "registry is not eligible for tier because: [OverRegistryLimit]"
 
-ERROR_IDS = {
-    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    409: "conflict", 412: "precondition_failed", 422: "unprocessable_entity", 429: "too_many_requests",
-    500: "server_error", 502: "bad_gateway", 503: "service_unavailable", 504: "gateway_timeout",
-}
-
-
-class ApiError(Exception):
-    """An API error answered as ``{"id", "message", "request_id"}``."""
-
-    def __init__(self, status, message, error_id=None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.error_id = error_id or ERROR_IDS.get(status, "error")
-
-
-def not_found(message="The resource you requested could not be found."):
-    return ApiError(404, message)
-
-
-def unprocessable(message):
-    return ApiError(422, message)
-
 
 def fake_digest(*parts):
     seed = ":".join(str(part) for part in parts) + uuid.uuid4().hex
     return "sha256:" + hashlib.sha256(seed.encode("utf-8")).hexdigest()
-
-
-def _int(value, what, minimum=0):
-    if isinstance(value, bool):
-        raise ValueError("%s must be an integer" % what)
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ValueError("%s must be an integer" % what) from None
-    if number < minimum:
-        raise ValueError("%s must be >= %d" % (what, minimum))
-    return number
-
-
-def normalise_gc_type(value):
-    """The spec's spelling only (``untagged manifests only`` ...); no type means the API's default."""
-    if value is None:
-        return DEFAULT_GC_TYPE
-    if value not in GC_TYPES:
-        raise unprocessable("invalid garbage collection type %r: expected one of %s"
-                            % (value, ", ".join(repr(item) for item in GC_TYPES)))
-    return value
-
-
-class Page:
-    """page/per_page (and page_token) pagination with absolute ``links.pages`` URLs."""
-
-    def __init__(self, query, default_per_page=20, max_per_page=200):
-        try:
-            self.per_page = _int(query.get("per_page", default_per_page), "per_page", 1)
-            self.page = _int(query.get("page", 1), "page", 1)
-        except ValueError as err:
-            raise ApiError(400, str(err)) from None
-        if self.per_page > max_per_page:
-            raise ApiError(400, "per_page must be <= %d" % max_per_page)
-
-    @staticmethod
-    def _url(base, path, **params):
-        return base + path + "?" + "&".join("%s=%s" % (key, value) for key, value in sorted(params.items()))
-
-    def numbered(self, items, base, path):
-        """Slice ``items`` for ``page``; return ``(slice, links, meta)``."""
-        total = len(items)
-        last = max(1, int(math.ceil(total / float(self.per_page))))
-        start = (self.page - 1) * self.per_page
-        chunk = items[start:start + self.per_page]
-        pages = {}
-        if self.page > 1:
-            pages["first"] = self._url(base, path, page=1, per_page=self.per_page)
-            pages["prev"] = self._url(base, path, page=min(self.page - 1, last), per_page=self.per_page)
-        if self.page < last:
-            pages["next"] = self._url(base, path, page=self.page + 1, per_page=self.per_page)
-            pages["last"] = self._url(base, path, page=last, per_page=self.per_page)
-        return chunk, {"pages": pages}, {"total": total}
-
-    def tokenised(self, items, key, token, base, path):
-        """Cursor pagination: ``page_token`` is an opaque cursor (the last key of the previous page)."""
-        total = len(items)
-        if token:
-            try:
-                after = base64.urlsafe_b64decode(token.encode("ascii") + b"==").decode("utf-8")
-            except (ValueError, UnicodeError):
-                raise ApiError(400, "invalid page_token") from None
-            rest = [item for item in items if key(item) > after]
-        else:
-            rest = items[(self.page - 1) * self.per_page:]
-        chunk = rest[:self.per_page]
-        pages = {}
-        if len(rest) > self.per_page:
-            cursor = base64.urlsafe_b64encode(key(chunk[-1]).encode("utf-8")).decode("ascii").rstrip("=")
-            pages["next"] = self._url(base, path, page_token=cursor, per_page=self.per_page)
-        return chunk, {"pages": pages}, {"total": total}
 
 
 class Account:
@@ -195,146 +89,20 @@ class Account:
         self.credentials = {}
         self.tokens = None
         self.rate_limit = {"per_minute": 250, "per_hour": 5000}
-        self.phase_seconds = dict(DEFAULT_PHASE_SECONDS)
+        self.phase_seconds = dict(gcs.DEFAULT_PHASE_SECONDS)
         self.fail_next_gc = set()
         self.doks_reading = DOKS_READINGS[0]
-
-    def configure(self, data):
-        """Apply the non-resource parts of a seed (also used by ``POST /_sim/config``)."""
-        if "rate_limit" in data:
-            limits = data["rate_limit"] or {}
-            for key in ("per_minute", "per_hour"):
-                if key in limits:
-                    self.rate_limit[key] = _int(limits[key], "rate_limit." + key)
-        if "gc" in data:
-            for key, value in ((data["gc"] or {}).get("phase_seconds") or {}).items():
-                status = str(key).replace("_", " ")
-                if status == "waiting for write jwts to expire":
-                    status = "waiting for write JWTs to expire"
-                if status not in self.phase_seconds:
-                    raise ValueError("unknown GC phase %r (known: %s)" % (key, ", ".join(sorted(self.phase_seconds))))
-                self.phase_seconds[status] = float(value)
-        if "doks_registry_enabled" in data:
-            reading = data["doks_registry_enabled"]
-            if reading not in DOKS_READINGS:
-                raise ValueError("doks_registry_enabled must be one of %s, got %r" % (", ".join(DOKS_READINGS), reading))
-            self.doks_reading = reading
-        if "tokens" in data:
-            tokens = data["tokens"]
-            if tokens is None:
-                self.tokens = None
-            else:
-                self.tokens = {}
-                for entry in tokens:
-                    if isinstance(entry, str):
-                        entry = {"token": entry}
-                    self.tokens[str(entry["token"])] = {"read_only": bool(entry.get("read_only", False))}
-
-    def load_seed(self, seed):
-        """Load a seed document (see README.md). Raises ValueError with a clear message when it is wrong."""
-        if not isinstance(seed, dict):
-            raise ValueError("a seed must be a JSON/YAML mapping")
-        known = {"subscription_tier", "taken_names", "tokens", "rate_limit", "gc", "registries", "clusters", "clock",
-                 "doks_registry_enabled"}
-        unknown = set(seed) - known
-        if unknown:
-            raise ValueError("unknown seed keys: %s" % ", ".join(sorted(unknown)))
-        now = self.clock.now()
-        self.configure(seed)
-        clock = seed.get("clock") or {}
-        if "advance" in clock:
-            self.clock.advance(float(clock["advance"]))
-        if "speed" in clock:
-            self.clock.set_speed(float(clock["speed"]))
-        if "step" in clock:
-            self.clock.set_step(float(clock["step"]))
-        tier = seed.get("subscription_tier")
-        if tier is not None:
-            if tier not in TIER_BY_SLUG:
-                raise ValueError("unknown subscription_tier %r" % tier)
-            self.subscription = {"tier_slug": tier, "created_at": now, "updated_at": now}
-        self.taken_names = set(str(name) for name in seed.get("taken_names") or [])
-        for spec in seed.get("registries") or []:
-            if self.dataplane is not None and spec.get("repositories"):
-                raise ValueError("with --data-plane, seed registries without repositories and push real images")
-            self._seed_registry(spec, now)
-        if self.registries and self.subscription is None:
-            self.subscription = {"tier_slug": "professional" if len(self.registries) > 1 else "basic",
-                                 "created_at": now, "updated_at": now}
-        for spec in seed.get("clusters") or []:
-            self._seed_cluster(spec, now)
-
-    def _seed_registry(self, spec, now):
-        name = spec.get("name")
-        if not name or not NAME_RE.match(str(name)):
-            raise ValueError("registry name %r breaks the naming rule %s" % (name, NAME_RULE))
-        region = spec.get("region", DEFAULT_REGION)
-        if region not in REGIONS:
-            raise ValueError("registry %s: unknown region %r" % (name, region))
-        created = parse_iso(spec["created_at"]) if spec.get("created_at") else now
-        registry = self._new_registry(name, region, created)
-        for repo_spec in spec.get("repositories") or []:
-            repo_name = repo_spec.get("name")
-            if not repo_name or not REPOSITORY_RE.match(str(repo_name)):
-                raise ValueError("registry %s: bad repository name %r" % (name, repo_name))
-            repo = registry["repositories"].setdefault(repo_name, {"name": repo_name, "manifests": {}, "tags": {}})
-            for index, man_spec in enumerate(repo_spec.get("manifests") or []):
-                self._seed_manifest(registry, repo, man_spec, now - (len(repo_spec["manifests"]) - index))
-        self.registries[name] = registry
-
-    def _seed_manifest(self, registry, repo, spec, default_time):
-        digest = spec.get("digest") or fake_digest(registry["name"], repo["name"])
-        updated = parse_iso(spec["updated_at"]) if spec.get("updated_at") else default_time
-        blobs = []
-        for blob in spec.get("blobs") or []:
-            size = _int(blob.get("compressed_size_bytes", blob.get("size_bytes", 0)), "blob compressed_size_bytes")
-            blobs.append({"digest": blob.get("digest") or fake_digest("blob"), "compressed_size_bytes": size})
-        if not blobs:
-            size = _int(spec.get("compressed_size_bytes", spec.get("size_bytes", 1000)), "manifest size_bytes")
-            blobs.append({"digest": fake_digest("blob", digest), "compressed_size_bytes": size})
-        compressed = sum(blob["compressed_size_bytes"] for blob in blobs)
-        size_bytes = _int(spec.get("size_bytes", compressed), "manifest size_bytes")
-        for blob in blobs:
-            registry["blobs"][blob["digest"]] = blob["compressed_size_bytes"]
-        repo["manifests"][digest] = {"digest": digest, "size_bytes": size_bytes, "blobs": blobs, "updated_at": updated}
-        for tag in spec.get("tags") or []:
-            repo["tags"][str(tag)] = {"digest": digest, "updated_at": updated}
-        registry["usage_updated_at"] = self.clock.now()
-
-    def _seed_cluster(self, spec, now):
-        cluster_id = str(spec.get("id") or uuid.uuid4())
-        if not UUID_RE.match(cluster_id):
-            raise ValueError("cluster id %r must be a lowercase UUID (the spec declares format: uuid)" % cluster_id)
-        registries = list(spec.get("registries") or [])
-        for name in registries:
-            if name not in self.registries:
-                raise ValueError("cluster %s lists unknown registry %r" % (cluster_id, name))
-        self.clusters[cluster_id] = {
-            "id": cluster_id,
-            "name": spec.get("name") or "cluster-%s" % cluster_id[:8],
-            "region": spec.get("region", "nyc1"),
-            "version": spec.get("version", "1.33.1-do.0"),
-            "registries": registries,
-            # the single-registry integration's own flag (read only with doks_registry_enabled: legacy_only)
-            "legacy_enabled": bool(spec.get("registry_enabled", False)),
-            "created_at": now,
-            "updated_at": now,
-            "node_pool_id": str(uuid.uuid4()),
-            "vpc_uuid": str(uuid.uuid4()),
-            "node_count": _int(spec.get("node_count", 3), "node_count", 1),
-        }
 
     # ------------------------------------------------------------------ helpers
 
     def now(self):
         return self.clock.now()
 
-    def _new_registry(self, name, region, created):
+    def new_registry(self, name, region, created):
         return {"name": name, "region": region, "created_at": created, "repositories": {}, "blobs": {},
                 "usage_updated_at": created}
 
     def registry(self, name):
-        self.tick()
         registry = self.registries.get(name)
         if registry is None:
             raise not_found("registry not found")
@@ -376,9 +144,8 @@ class Account:
         return reasons
 
     def active_gc(self, name):
-        self.tick()
         for gc in self.gcs:
-            if gc["registry_name"] == name and gc["status"] not in GC_TERMINAL:
+            if gc["registry_name"] == name and gcs.is_active(gc):
                 return gc
         return None
 
@@ -412,10 +179,10 @@ class Account:
         }
 
     @staticmethod
-    def _sorted_manifests(repo):
+    def sorted_manifests(repo):
         return sorted(repo["manifests"].values(), key=lambda man: (-man["updated_at"], man["digest"]))
 
-    def _referenced_blobs(self, registry):
+    def referenced_blobs(self, registry):
         used = set()
         for repo in registry["repositories"].values():
             for manifest in repo["manifests"].values():
@@ -425,7 +192,6 @@ class Account:
     # ------------------------------------------------------------------ registries
 
     def list_registries(self):
-        self.tick()
         views = []
         for name in sorted(self.registries):
             view = self.registry_view(self.registries[name])
@@ -450,7 +216,6 @@ class Account:
         return 204, None
 
     def create_registry(self, body):
-        self.tick()
         name = body.get("name")
         if not isinstance(name, str) or not NAME_RE.match(name):
             self._check_name(name)
@@ -480,7 +245,7 @@ class Account:
         now = self.now()
         if self.subscription is None:
             self.subscription = {"tier_slug": effective, "created_at": now, "updated_at": now}
-        registry = self._new_registry(name, region, now)
+        registry = self.new_registry(name, region, now)
         self.registries[name] = registry
         return 201, {"registry": self.registry_view(registry)}
 
@@ -500,14 +265,12 @@ class Account:
     # ------------------------------------------------------------------ subscription and options
 
     def get_subscription(self):
-        self.tick()
         if self.subscription is None:
             # No subscription yet: answer an empty object (valid against the spec, which has no 404 here).
             return 200, {}
         return 200, {"subscription": self.subscription_view()}
 
     def update_subscription(self, body, legacy=False):
-        self.tick()
         slug = body.get("tier_slug")
         if slug not in TIER_BY_SLUG:
             raise unprocessable("invalid tier_slug %r: expected one of %s" % (slug, ", ".join(TIER_BY_SLUG)))
@@ -530,7 +293,6 @@ class Account:
         return 200, {"subscription": self.subscription_view()}
 
     def options(self):
-        self.tick()
         tiers = []
         for tier in TIERS:
             entry = dict(tier)
@@ -542,34 +304,29 @@ class Account:
 
     # ------------------------------------------------------------------ repositories, tags, manifests
 
-    def list_repositories_v2(self, name, query, base, path):
+    def list_repositories_v2(self, name):
+        """Every repository, by name (the HTTP layer pages it with ``page_token``, on ``name``)."""
         registry = self.registry(name)
-        page = Page(query)
-        repos = sorted(registry["repositories"].values(), key=lambda repo: repo["name"])
-        chunk, links, meta = page.tokenised(repos, lambda repo: repo["name"], query.get("page_token"), base, path)
         items = []
-        for repo in chunk:
+        for repo in sorted(registry["repositories"].values(), key=lambda repo: repo["name"]):
             item = {"registry_name": registry["name"], "name": repo["name"], "tag_count": len(repo["tags"]),
                     "manifest_count": len(repo["manifests"])}
-            manifests = self._sorted_manifests(repo)
+            manifests = self.sorted_manifests(repo)
             if manifests:
                 item["latest_manifest"] = self.manifest_view(registry, repo, manifests[0])
             items.append(item)
-        return 200, {"repositories": items, "links": links, "meta": meta}
+        return items
 
-    def list_repositories_v1(self, name, query, base, path):
+    def list_repositories_v1(self, name):
         registry = self.registry(name)
-        page = Page(query)
-        repos = sorted(registry["repositories"].values(), key=lambda repo: repo["name"])
-        chunk, links, meta = page.numbered(repos, base, path)
         items = []
-        for repo in chunk:
+        for repo in sorted(registry["repositories"].values(), key=lambda repo: repo["name"]):
             item = {"registry_name": registry["name"], "name": repo["name"], "tag_count": len(repo["tags"])}
             tags = self._tag_views(registry, repo)
             if tags:
                 item["latest_tag"] = tags[0]
             items.append(item)
-        return 200, {"repositories": items, "links": links, "meta": meta}
+        return items
 
     def _tag_views(self, registry, repo):
         views = []
@@ -587,20 +344,14 @@ class Account:
             del view["_sort"]
         return views
 
-    def list_tags(self, name, repo_name, query, base, path):
+    def list_tags(self, name, repo_name):
         registry = self.registry(name)
-        repo = self._repo(registry, repo_name)
-        page = Page(query)
-        chunk, links, meta = page.numbered(self._tag_views(registry, repo), base, path)
-        return 200, {"tags": chunk, "links": links, "meta": meta}
+        return self._tag_views(registry, self._repo(registry, repo_name))
 
-    def list_manifests(self, name, repo_name, query, base, path):
+    def list_manifests(self, name, repo_name):
         registry = self.registry(name)
         repo = self._repo(registry, repo_name)
-        page = Page(query)
-        views = [self.manifest_view(registry, repo, man) for man in self._sorted_manifests(repo)]
-        chunk, links, meta = page.numbered(views, base, path)
-        return 200, {"manifests": chunk, "links": links, "meta": meta}
+        return [self.manifest_view(registry, repo, man) for man in self.sorted_manifests(repo)]
 
     def delete_repository(self, name, repo_name):
         registry = self.registry(name)
@@ -642,7 +393,7 @@ class Account:
     def docker_credentials(self, name, query):
         self.registry(name)
         try:
-            expiry = _int(query.get("expiry_seconds", 0) or 0, "expiry_seconds")
+            expiry = as_int(query.get("expiry_seconds", 0) or 0, "expiry_seconds")
         except ValueError as err:
             raise ApiError(400, str(err)) from None
         flag = str(query.get("read_write", "false")).lower()
@@ -676,7 +427,6 @@ class Account:
         """A simulated ``docker push`` of one image (see README.md)."""
         if self.dataplane is not None:
             raise ApiError(409, "a real registry is behind the simulator (--data-plane): push with a real client")
-        self.tick()
         name = body.get("registry")
         registry = self.registries.get(name)
         if registry is None:
@@ -691,10 +441,10 @@ class Account:
         if not TAG_RE.match(tag):
             raise ApiError(400, "invalid tag %r" % tag)
         try:
-            size = _int(body.get("size_bytes", 1000), "size_bytes", 1)
+            size = as_int(body.get("size_bytes", 1000), "size_bytes", 1)
             layers = [{"digest": str(layer["digest"]),
-                       "compressed_size_bytes": _int(layer.get("compressed_size_bytes", layer.get("size_bytes", 0)),
-                                                     "layer size")}
+                       "compressed_size_bytes": as_int(layer.get("compressed_size_bytes", layer.get("size_bytes", 0)),
+                                                       "layer size")}
                       for layer in body.get("layers") or []]
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             raise ApiError(400, "bad push: %s" % err) from None
@@ -723,31 +473,23 @@ class Account:
 
     # ------------------------------------------------------------------ garbage collection
 
-    def tick(self):
-        """Move every non-terminal GC along the simulated clock."""
-        now = self.clock.now()
+    def advance_to(self, now):
+        """Bring the account to ``now``: the one place it moves along the simulated clock.
+
+        The data plane's storage is read first (what real clients pushed since the last request), then every
+        active GC goes through the phases that ended by ``now``. The HTTP layer calls this once per request,
+        before dispatching it; every other method reads or changes the state as it finds it.
+        """
         if self.dataplane is not None:
             self.dataplane.sync(self)
         for gc in self.gcs:
-            while gc["status"] not in GC_TERMINAL and not gc["forced"]:
-                duration = self.phase_seconds.get(gc["status"], 0.0)
-                if self.dataplane is not None and gc["status"] == GC_PHASES[1]:
-                    # the read-only window is real: wait out the last write token issued for this registry
-                    expiry = self.dataplane.tokens.write_tokens_expire_at(gc["registry_name"])
-                    duration = max(duration, expiry - gc["phase_started"])
-                if now < gc["phase_started"] + duration:
-                    break
-                at = gc["phase_started"] + duration
-                gc["phase_started"] = at
-                gc["updated_at"] = at
-                if gc["status"] == "cancelling":
-                    gc["status"] = "cancelled"
-                elif gc["status"] == GC_PHASES[-1]:
-                    self._finish_gc(gc)
-                else:
-                    gc["status"] = GC_PHASES[GC_PHASES.index(gc["status"]) + 1]
+            wait_until = None
+            if self.dataplane is not None:
+                # the read-only window is real: wait out the last write token issued for this registry
+                wait_until = self.dataplane.tokens.write_tokens_expire_at(gc["registry_name"])
+            gcs.advance(gc, now, self.phase_seconds, self.finish_gc, wait_until)
 
-    def _finish_gc(self, gc):
+    def finish_gc(self, gc):
         name = gc["registry_name"]
         if name in self.fail_next_gc:
             self.fail_next_gc.discard(name)
@@ -768,7 +510,7 @@ class Account:
                 if not repo["manifests"]:
                     del registry["repositories"][repo_name]
         if gc["type"] in (GC_BLOBS, GC_BOTH):
-            used = self._referenced_blobs(registry)
+            used = self.referenced_blobs(registry)
             for digest in [digest for digest in registry["blobs"] if digest not in used]:
                 gc["blobs_deleted"] += 1
                 gc["freed_bytes"] += registry["blobs"].pop(digest)
@@ -783,7 +525,7 @@ class Account:
     def start_gc(self, name, body):
         registry = self.registry(name)
         # The spec declares no request body here, but the real API accepts {"type": ...}: honour it.
-        gc_type = normalise_gc_type(body.get("type") if isinstance(body, dict) else None)
+        gc_type = gcs.normalise_type(body.get("type") if isinstance(body, dict) else None)
         if self.active_gc(name) is not None:
             raise ApiError(409, "a garbage collection is already active for registry %s" % registry["name"])
         now = self.now()
@@ -800,13 +542,11 @@ class Account:
             raise not_found("no active garbage collection for registry %s" % name)
         return 200, {"garbage_collection": self.gc_view(gc)}
 
-    def list_gcs(self, name, query, base, path):
+    def list_gcs(self, name):
         self.registry(name)
-        page = Page(query)
-        gcs = [gc for gc in self.gcs if gc["registry_name"] == name]
-        gcs.sort(key=lambda gc: gc["created_at"], reverse=True)
-        chunk, links, meta = page.numbered([self.gc_view(gc) for gc in gcs], base, path)
-        return 200, {"garbage_collections": chunk, "links": links, "meta": meta}
+        found = [gc for gc in self.gcs if gc["registry_name"] == name]
+        found.sort(key=lambda gc: gc["created_at"], reverse=True)
+        return [self.gc_view(gc) for gc in found]
 
     def update_gc(self, name, gc_uuid, body):
         self.registry(name)
@@ -823,41 +563,10 @@ class Account:
             gc.update(status="cancelling", forced=False, phase_started=now, updated_at=now)
         return 200, {"garbage_collection": self.gc_view(gc)}
 
-    def gc_control(self, body):
-        """Admin: ``next_outcome: failed`` and/or ``force_status``."""
-        self.tick()
-        name = body.get("registry")
-        if name not in self.registries:
-            raise not_found("registry %r not found" % (name,))
-        result = {"registry": name}
-        if "next_outcome" in body:
-            if body["next_outcome"] == "failed":
-                self.fail_next_gc.add(name)
-            elif body["next_outcome"] in (None, "succeeded"):
-                self.fail_next_gc.discard(name)
-            else:
-                raise ApiError(400, "next_outcome must be 'failed' or 'succeeded'")
-        if "force_status" in body:
-            gc = self.active_gc(name)
-            if gc is None:
-                raise ApiError(409, "no active garbage collection to force for registry %s" % name)
-            status = str(body["force_status"])
-            now = self.now()
-            gc.update(status=status, phase_started=now, updated_at=now)
-            # A forced status outside the state machine freezes the GC until it is cancelled or forced again.
-            gc["forced"] = status not in GC_SPEC_STATUSES
-            if status == "succeeded":
-                gc["status"] = GC_PHASES[-1]
-                self._finish_gc(gc)
-            result["garbage_collection"] = self.gc_view(gc)
-        result["fail_next_gc"] = name in self.fail_next_gc
-        return 200, result
-
     # ------------------------------------------------------------------ legacy single-registry API
 
     def only_registry(self, allow_many=False):
         """The account's only registry (legacy ``/v2/registry``): 412 with several, 404 with none."""
-        self.tick()
         if len(self.registries) > 1 and not allow_many:
             raise ApiError(412, LEGACY_412_MESSAGE)
         if not self.registries:
@@ -889,15 +598,11 @@ class Account:
             return cluster["legacy_enabled"]
         return bool(cluster["registries"])
 
-    def list_clusters(self, query, base, path):
-        self.tick()
-        page = Page(query)
+    def list_clusters(self):
         clusters = sorted(self.clusters.values(), key=lambda cluster: (cluster["name"], cluster["id"]))
-        chunk, links, meta = page.numbered([self.cluster_view(cluster) for cluster in clusters], base, path)
-        return 200, {"kubernetes_clusters": chunk, "links": links, "meta": meta}
+        return [self.cluster_view(cluster) for cluster in clusters]
 
     def get_cluster(self, cluster_id):
-        self.tick()
         cluster = self.clusters.get(cluster_id)
         if cluster is None:
             raise not_found("cluster not found")
@@ -913,7 +618,6 @@ class Account:
         return [self.clusters[item] for item in ids]
 
     def cluster_registries(self, body, add, legacy=False):
-        self.tick()
         if legacy:
             clusters = self._cluster_targets(body)
             names = [self.only_registry()]
@@ -943,52 +647,3 @@ class Account:
             if before != cluster["registries"]:
                 cluster["updated_at"] = now
         return 204, None
-
-    # ------------------------------------------------------------------ admin view
-
-    def dump(self):
-        self.tick()
-        registries = []
-        for name in sorted(self.registries):
-            registry = self.registries[name]
-            view = self.registry_view(registry)
-            view["read_only"] = self.read_only(name)
-            view["blobs"] = dict(registry["blobs"])
-            view["referenced_blobs"] = sorted(self._referenced_blobs(registry))
-            repos = []
-            for repo_name in sorted(registry["repositories"]):
-                repo = registry["repositories"][repo_name]
-                repos.append({"name": repo_name,
-                              "manifests": [self.manifest_view(registry, repo, man) for man in self._sorted_manifests(repo)],
-                              "tags": dict((tag, info["digest"]) for tag, info in sorted(repo["tags"].items()))})
-            view["repositories"] = repos
-            registries.append(view)
-        sub = None
-        if self.subscription is not None:
-            sub = {"tier_slug": self.subscription["tier_slug"], "tier": self.subscription["tier_slug"], "created_at": iso(self.subscription["created_at"]),
-                   "updated_at": iso(self.subscription["updated_at"])}
-        gcs = []
-        for gc in sorted(self.gcs, key=lambda item: item["created_at"], reverse=True):
-            view = self.gc_view(gc)
-            view["type"] = gc["type"]
-            gcs.append(view)
-        creds = []
-        for cred in sorted(self.credentials.values(), key=lambda item: item["issued_at"]):
-            creds.append({"user": cred["user"], "registry": cred["registry"], "read_write": cred["read_write"],
-                          "issued_at": iso(cred["issued_at"]),
-                          "expires_at": iso(cred["expires_at"]) if cred["expires_at"] is not None else None,
-                          "expired": cred["expires_at"] is not None and self.now() >= cred["expires_at"]})
-        return {
-            "clock": self.clock.describe(),
-            "subscription": sub,
-            "taken_names": sorted(self.taken_names),
-            "registries": registries,
-            "clusters": [self.cluster_view(cluster) for cluster in sorted(self.clusters.values(), key=lambda c: c["name"])],
-            "gcs": gcs,
-            "fail_next_gc": sorted(self.fail_next_gc),
-            "credentials": creds,
-            "tokens": copy.deepcopy(self.tokens),
-            "rate_limit": dict(self.rate_limit),
-            "gc_phase_seconds": dict(self.phase_seconds),
-            "doks_registry_enabled": self.doks_reading,
-        }

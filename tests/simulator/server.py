@@ -1,4 +1,10 @@
-"""HTTP layer of the simulator: routing, auth, rate limits, faults, request log, recording, admin API."""
+"""HTTP layer of the simulator: routing, auth, rate limits and their headers, faults, request log, recording.
+
+The state and the API's rules live in model.py (and the GC state machine in gc.py); the ``/_sim/*`` admin
+endpoints in admin.py; paging of lists in paging.py. Time reaches the account in one place,
+:meth:`Simulator.advance`, called once per request before it is dispatched: reads in the model never move
+the account along the clock.
+"""
 
 import collections
 import email.utils
@@ -14,8 +20,13 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from . import admin
+from .admin import Faults
 from .clock import SimClock, iso
-from .model import Account, ApiError, ERROR_IDS, GC_SPEC_STATUSES
+from .errors import ERROR_IDS, ApiError
+from .gc import SPEC_STATUSES as GC_SPEC_STATUSES
+from .model import Account
+from .paging import numbered, tokenised
 
 # A test that sends a request the spec forbids on purpose (to prove the simulator refuses it) sets this
 # header; the exchange is then marked ``invalid_on_purpose`` for the contract check (tests/simulator/contract.py).
@@ -68,49 +79,6 @@ class RateLimiter:
             "ratelimit-reset": str(int(math.ceil(hour[0] + 3600)) if hour else int(math.ceil(now))),
         }
         return headers, limited, retry_after
-
-
-class Faults:
-    """Admin-injected faults, consumed by matching /v2 requests."""
-
-    FIELDS = {"method", "path", "path_regex", "status", "retry_after", "latency", "drop", "times", "after", "message",
-              "hold"}
-
-    def __init__(self):
-        self.rules = []
-
-    def add(self, rule):
-        unknown = set(rule) - self.FIELDS
-        if unknown:
-            raise ValueError("unknown fault fields: %s" % ", ".join(sorted(unknown)))
-        if "path" in rule and "path_regex" in rule:
-            raise ValueError("give path or path_regex, not both")
-        if not (rule.get("status") or rule.get("drop") or rule.get("latency") or rule.get("hold")):
-            raise ValueError("a fault needs status, drop, latency or hold")
-        if rule.get("after") and not (rule.get("status") or rule.get("drop")):
-            raise ValueError("after: true needs status or drop")
-        entry = dict(rule)
-        entry["id"] = uuid.uuid4().hex[:8]
-        entry["times"] = int(rule.get("times", 1))
-        if "path_regex" in rule:
-            re.compile(rule["path_regex"])
-        self.rules.append(entry)
-        return entry
-
-    def take(self, method, path):
-        """Return and consume the first rule matching this request, or None."""
-        for rule in self.rules:
-            if rule.get("method") and rule["method"].upper() != method:
-                continue
-            if "path" in rule and rule["path"] != path:
-                continue
-            if "path_regex" in rule and not re.search(rule["path_regex"], path):
-                continue
-            rule["times"] -= 1
-            if rule["times"] <= 0:
-                self.rules.remove(rule)
-            return dict(rule)
-        return None
 
 
 def _route(pattern):
@@ -177,7 +145,16 @@ class Simulator:
     def seed(self, data):
         with self.lock:
             self.reset()
-            self.account.load_seed(data)
+            admin.load_seed(self.account, self.clock, data)
+
+    def advance(self):
+        """Bring the account to the simulated clock's time: the ONE place time reaches the model.
+
+        Called once per request, before it is dispatched (``dispatch``, the registry token endpoint, and the
+        admin endpoints that read or change the account). A stepping clock has already moved on arrival.
+        """
+        with self.lock:
+            self.account.advance_to(self.clock.now())
 
     def record(self, exchange):
         if not self.record_path:
@@ -192,6 +169,26 @@ class Simulator:
     def _routes(self):
         account = self.account
         only = account.only_registry
+        # The same operations on a named registry, under /v2/registries/{registry_name} and under the deprecated
+        # /v2/registry/{registry_name}.
+        named = [
+            ("GET", "/garbage-collection", lambda r: account.get_active_gc(r.arg("registry_name"))),
+            ("POST", "/garbage-collection", lambda r: account.start_gc(r.arg("registry_name"), r.body)),
+            ("GET", "/garbage-collections",
+             lambda r: r.numbered("garbage_collections", account.list_gcs(r.arg("registry_name")))),
+            ("PUT", "/garbage-collection/{uuid}",
+             lambda r: account.update_gc(r.arg("registry_name"), r.arg("uuid"), r.body)),
+            ("GET", "/repositoriesV2",
+             lambda r: r.tokenised("repositories", account.list_repositories_v2(r.arg("registry_name")))),
+            ("GET", "/repositories/{repo}/tags",
+             lambda r: r.numbered("tags", account.list_tags(r.arg("registry_name"), r.arg("repo")))),
+            ("DELETE", "/repositories/{repo}/tags/{tag}",
+             lambda r: account.delete_tag(r.arg("registry_name"), r.arg("repo"), r.arg("tag"))),
+            ("GET", "/repositories/{repo}/digests",
+             lambda r: r.numbered("manifests", account.list_manifests(r.arg("registry_name"), r.arg("repo")))),
+            ("DELETE", "/repositories/{repo}/digests/{digest}",
+             lambda r: account.delete_manifest(r.arg("registry_name"), r.arg("repo"), r.arg("digest"))),
+        ]
         table = [
             ("GET", "/v2/registries", lambda r: account.list_registries()),
             ("POST", "/v2/registries", lambda r: account.create_registry(r.body)),
@@ -205,25 +202,8 @@ class Simulator:
             # them here too, so the simulator honours them.
             ("GET", "/v2/registries/{registry_name}/docker-credentials",
              lambda r: account.docker_credentials(r.arg("registry_name"), r.query)),
-            ("GET", "/v2/registries/{registry_name}/garbage-collection", lambda r: account.get_active_gc(r.arg("registry_name"))),
-            ("POST", "/v2/registries/{registry_name}/garbage-collection",
-             lambda r: account.start_gc(r.arg("registry_name"), r.body)),
-            ("GET", "/v2/registries/{registry_name}/garbage-collections",
-             lambda r: account.list_gcs(r.arg("registry_name"), r.query, r.base, r.path)),
-            ("PUT", "/v2/registries/{registry_name}/garbage-collection/{uuid}",
-             lambda r: account.update_gc(r.arg("registry_name"), r.arg("uuid"), r.body)),
-            ("GET", "/v2/registries/{registry_name}/repositoriesV2",
-             lambda r: account.list_repositories_v2(r.arg("registry_name"), r.query, r.base, r.path)),
             ("DELETE", "/v2/registries/{registry_name}/repositories/{repo}",
              lambda r: account.delete_repository(r.arg("registry_name"), r.arg("repo"))),
-            ("GET", "/v2/registries/{registry_name}/repositories/{repo}/tags",
-             lambda r: account.list_tags(r.arg("registry_name"), r.arg("repo"), r.query, r.base, r.path)),
-            ("DELETE", "/v2/registries/{registry_name}/repositories/{repo}/tags/{tag}",
-             lambda r: account.delete_tag(r.arg("registry_name"), r.arg("repo"), r.arg("tag"))),
-            ("GET", "/v2/registries/{registry_name}/repositories/{repo}/digests",
-             lambda r: account.list_manifests(r.arg("registry_name"), r.arg("repo"), r.query, r.base, r.path)),
-            ("DELETE", "/v2/registries/{registry_name}/repositories/{repo}/digests/{digest}",
-             lambda r: account.delete_manifest(r.arg("registry_name"), r.arg("repo"), r.arg("digest"))),
             # Legacy single-registry API (deprecated upstream).
             ("GET", "/v2/registry", lambda r: account.get_registry(only())),
             ("POST", "/v2/registry", lambda r: account.create_registry(r.body)),
@@ -234,35 +214,21 @@ class Simulator:
             ("GET", "/v2/registry/docker-credentials", lambda r: account.docker_credentials(only(), r.query)),
             ("POST", "/v2/registry/validate-name", lambda r: account.validate_name(r.body)),
             ("GET", "/v2/registry/{registry_name}/repositories",
-             lambda r: account.list_repositories_v1(r.arg("registry_name"), r.query, r.base, r.path)),
-            ("GET", "/v2/registry/{registry_name}/repositoriesV2",
-             lambda r: account.list_repositories_v2(r.arg("registry_name"), r.query, r.base, r.path)),
-            ("GET", "/v2/registry/{registry_name}/repositories/{repo}/tags",
-             lambda r: account.list_tags(r.arg("registry_name"), r.arg("repo"), r.query, r.base, r.path)),
-            ("DELETE", "/v2/registry/{registry_name}/repositories/{repo}/tags/{tag}",
-             lambda r: account.delete_tag(r.arg("registry_name"), r.arg("repo"), r.arg("tag"))),
-            ("GET", "/v2/registry/{registry_name}/repositories/{repo}/digests",
-             lambda r: account.list_manifests(r.arg("registry_name"), r.arg("repo"), r.query, r.base, r.path)),
-            ("DELETE", "/v2/registry/{registry_name}/repositories/{repo}/digests/{digest}",
-             lambda r: account.delete_manifest(r.arg("registry_name"), r.arg("repo"), r.arg("digest"))),
-            ("POST", "/v2/registry/{registry_name}/garbage-collection", lambda r: account.start_gc(r.arg("registry_name"), r.body)),
-            ("GET", "/v2/registry/{registry_name}/garbage-collection", lambda r: account.get_active_gc(r.arg("registry_name"))),
-            ("GET", "/v2/registry/{registry_name}/garbage-collections",
-             lambda r: account.list_gcs(r.arg("registry_name"), r.query, r.base, r.path)),
-            ("PUT", "/v2/registry/{registry_name}/garbage-collection/{uuid}",
-             lambda r: account.update_gc(r.arg("registry_name"), r.arg("uuid"), r.body)),
+             lambda r: r.numbered("repositories", account.list_repositories_v1(r.arg("registry_name")))),
             # DOKS
-            ("GET", "/v2/kubernetes/clusters", lambda r: account.list_clusters(r.query, r.base, r.path)),
+            ("GET", "/v2/kubernetes/clusters", lambda r: r.numbered("kubernetes_clusters", account.list_clusters())),
             ("GET", "/v2/kubernetes/clusters/{cluster_id}", lambda r: account.get_cluster(r.arg("cluster_id"))),
             ("POST", "/v2/kubernetes/registries", lambda r: account.cluster_registries(r.body, add=True)),
             ("DELETE", "/v2/kubernetes/registries", lambda r: account.cluster_registries(r.body, add=False)),
             ("POST", "/v2/kubernetes/registry", lambda r: account.cluster_registries(r.body, add=True, legacy=True)),
             ("DELETE", "/v2/kubernetes/registry", lambda r: account.cluster_registries(r.body, add=False, legacy=True)),
         ]
+        table += [(method, prefix + "/{registry_name}" + suffix, handler)
+                  for prefix in ("/v2/registries", "/v2/registry") for method, suffix, handler in named]
         return [(method, _route(pattern), handler) for method, pattern, handler in table]
 
     def dispatch(self, req):
-        """Find the route for a /v2 request and run it under the lock."""
+        """Find the route for a /v2 request; bring the account to the clock's time and run it, under the lock."""
         path_matched = False
         for method, regex, handler in self.routes:
             match = regex.match(req.raw_path)
@@ -273,6 +239,7 @@ class Simulator:
                 continue
             req.args = dict((key, unquote(value)) for key, value in match.groupdict().items())
             with self.lock:
+                self.advance()
                 return handler(req)
         if path_matched:
             raise ApiError(405, "method %s is not allowed on %s" % (req.method, req.raw_path))
@@ -293,6 +260,14 @@ class ApiRequest:
 
     def arg(self, name):
         return self.args[name]
+
+    def numbered(self, collection, items):
+        """A page/per_page answer of the model's whole list ``items``."""
+        return numbered(collection, items, self.query, self.base, self.path)
+
+    def tokenised(self, collection, items):
+        """A ``page_token`` answer of the model's whole list ``items`` (the cursor is the item's ``name``)."""
+        return tokenised(collection, items, lambda item: item["name"], self.query, self.base, self.path)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -379,6 +354,7 @@ class Handler(BaseHTTPRequestHandler):
                     sim.in_flight -= 1
         elif split.path == "/registry/token" and sim.dataplane is not None and self.command == "GET":
             with sim.lock:
+                sim.advance()
                 status, body = sim.dataplane.tokens.answer(sim.account, self.headers.get("Authorization"),
                                                            parse_qsl(split.query, keep_blank_values=True))
             self._send(status, body, {"WWW-Authenticate": 'Basic realm="docr-simulator"'} if status == 401 else None)
@@ -503,65 +479,14 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._send(400, {"error": "body is not JSON"})
             return
-        key = (self.command, split.path.rstrip("/"))
         try:
             with sim.lock:
-                status, body = self._admin_call(sim, key, data)
+                status, body = admin.handle(sim, self.command, split.path, data)
         except ApiError as err:
             status, body = err.status, {"id": err.error_id, "message": err.message, "error": err.message}
         except (ValueError, KeyError, TypeError) as err:
             status, body = 400, {"id": "bad_request", "message": str(err), "error": str(err)}
         self._send(status, body)
-
-    @staticmethod
-    def _admin_call(sim, key, data):  # pylint: disable=too-many-return-statements,too-many-branches
-        if key == ("POST", "/_sim/reset"):
-            sim.reset()
-            return 200, {"ok": True}
-        if key == ("POST", "/_sim/seed"):
-            sim.seed(data)
-            return 200, sim.account.dump()
-        if key == ("GET", "/_sim/state"):
-            return 200, sim.account.dump()
-        if key == ("GET", "/_sim/requests"):
-            return 200, {"requests": list(sim.log), "in_flight": sim.in_flight, "held": len(sim.held)}
-        if key == ("DELETE", "/_sim/requests"):
-            sim.log = []
-            return 200, {"ok": True}
-        if key == ("POST", "/_sim/release"):
-            return 200, {"released": sim.release()}
-        if key == ("POST", "/_sim/faults"):
-            return 200, {"fault": sim.faults.add(data)}
-        if key == ("GET", "/_sim/faults"):
-            return 200, {"faults": list(sim.faults.rules)}
-        if key == ("DELETE", "/_sim/faults"):
-            sim.faults = Faults()
-            return 200, {"ok": True}
-        if key == ("POST", "/_sim/clock"):
-            sim.account.tick()  # observe what happened before the jump (data-plane pushes) at the old time
-            if "advance" in data:
-                sim.clock.advance(float(data["advance"]))
-            if "speed" in data:
-                sim.clock.set_speed(float(data["speed"]))
-            if "step" in data:
-                sim.clock.set_step(float(data["step"]))
-            sim.account.tick()
-            return 200, sim.clock.describe()
-        if key == ("GET", "/_sim/clock"):
-            return 200, sim.clock.describe()
-        if key == ("POST", "/_sim/push"):
-            return sim.account.push(data)
-        if key == ("POST", "/_sim/gc"):
-            return sim.account.gc_control(data)
-        if key == ("GET", "/_sim/dataplane"):
-            if sim.dataplane is None:
-                raise ApiError(404, "no data plane: start the simulator with --data-plane distribution")
-            return 200, {"address": sim.dataplane.address, "storage": sim.dataplane.root,
-                         "tokens": list(sim.dataplane.tokens.issued)}
-        if key == ("POST", "/_sim/config"):
-            sim.account.configure(data)
-            return 200, sim.account.dump()
-        return 404, {"id": "not_found", "message": "unknown admin endpoint %s %s" % key}
 
 
 class SimServer(ThreadingHTTPServer):

@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-COLLECTIONS = os.path.join(REPO, "collections")
+from tests.helpers import playbook_env
+
 TOKEN = "dop_v1_credentials-playbook-token-0123456789abcdef"
 HIDDEN = "the output has been hidden"
 
@@ -22,9 +22,7 @@ HIDDEN = "the output has been hidden"
 def credentials_playbook(tmp_path, extra):
     inventory = tmp_path / "inventory.yml"
     inventory.write_text("all:\n  hosts:\n    localhost:\n      ansible_python_interpreter: %s\n" % sys.executable)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, DIGITALOCEAN_ACCESS_TOKEN=TOKEN, ANSIBLE_NOCOLOR="1",
-               ANSIBLE_RETRY_FILES_ENABLED="0", no_proxy="127.0.0.1,localhost", NO_PROXY="127.0.0.1,localhost")
-    env.pop("DIGITALOCEAN_API_URL", None)
+    env = playbook_env(None, TOKEN)
     proc = subprocess.run(
         [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-v", "-i", str(inventory),
          "dockyard.docr.credentials", "-e", json.dumps(extra)],

@@ -11,13 +11,11 @@ import pytest
 from ansible_collections.dockyard.docr.plugins.module_utils import _gc, _time
 from ansible_collections.dockyard.docr.plugins.modules import docr_gc, docr_gc_info
 
+from tests.helpers import writes
+
 STEP = 30.0           # simulated seconds per API request
 POLL = 0.02           # first poll delay, real seconds (it only paces the polls; it measures nothing)
 OLD = "2026-01-01T00:00:00Z"
-
-
-def writes(sim):
-    return [r for r in sim.requests() if r["method"] != "GET"]
 
 
 def gc_posts(sim):

@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from tests.helpers import playbook_env
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COLLECTIONS = os.path.join(REPO, "collections")
 TOKEN = "dop_v1_playbook-test-token-0123456789abcdef"
@@ -17,9 +19,7 @@ def playbook(name, tmp_path, extra):
     """Run ``ansible-playbook dockyard.docr.<name>``; return (rc, output)."""
     inventory = tmp_path / "inventory.yml"
     inventory.write_text("all:\n  hosts:\n    localhost:\n      ansible_python_interpreter: %s\n" % sys.executable)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, DIGITALOCEAN_ACCESS_TOKEN=TOKEN,
-               ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", no_proxy="127.0.0.1,localhost", NO_PROXY="127.0.0.1,localhost")
-    env.pop("DIGITALOCEAN_API_URL", None)
+    env = playbook_env(None, TOKEN)
     proc = subprocess.run(
         [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inventory), "dockyard.docr.%s" % name,
          "-e", json.dumps(extra)],

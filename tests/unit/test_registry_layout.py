@@ -15,6 +15,7 @@ import urllib.request
 
 import pytest
 
+from tests.helpers import PlaybookRun as Run, clusters as clusters_state, playbook_env, registries as registries_state
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COLLECTIONS = os.path.join(REPO, "collections")
@@ -45,47 +46,13 @@ def seed_clusters(sim, registries=(), tier=None, reading=READINGS[0]):
     sim.clear_requests()
 
 
-class Run(object):
-    """One ansible-playbook run: return code, output, and the recap's counts."""
-
-    def __init__(self, proc):
-        self.rc = proc.returncode
-        self.out = proc.stdout
-        self.err = proc.stderr
-        recap = re.search(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)", self.out)
-        self.changed = int(recap.group(2)) if recap else None
-
-    def task(self, name):
-        """The output of the task whose name starts with ``name``."""
-        for section in self.out.split("TASK [")[1:]:
-            title = section.split("]", 1)[0]
-            if title.split(" : ", 1)[-1].startswith(name):
-                return section
-        raise KeyError(name)
-
-    def __str__(self):
-        return "rc=%s\n%s\n%s" % (self.rc, self.out[-6000:], self.err[-3000:])
-
-    __repr__ = __str__
-
-
 def play(sim, tmp_path, layout=None, check=False, layout_file=None):
     """Run site.yml against the simulator."""
     if layout_file is None:
         layout_file = str(tmp_path / "layout.json")
         with open(layout_file, "w") as handle:
             json.dump(dict(docr_layout=layout), handle)
-    env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=COLLECTIONS,
-        ANSIBLE_LOCALHOST_WARNING="false",
-        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_FORCE_COLOR="0",
-        DIGITALOCEAN_ACCESS_TOKEN=TOKEN,
-        DIGITALOCEAN_API_URL=sim.url,
-        no_proxy="127.0.0.1,localhost",
-    )
+    env = playbook_env(sim.url, TOKEN)
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", SITE,
            "-e", "@" + layout_file, "-e", "ansible_python_interpreter=" + sys.executable]
     if check:
@@ -97,18 +64,6 @@ def play(sim, tmp_path, layout=None, check=False, layout_file=None):
 
 def writes(sim):
     return [(r["method"], r["path"]) for r in sim.requests() if r["method"] != "GET"]
-
-
-def clusters_state(sim):
-    found = sim.state()["clusters"]
-    items = found.values() if isinstance(found, dict) else found
-    return dict((c["name"], sorted(c.get("registries") or [])) for c in items)
-
-
-def registries_state(sim):
-    found = sim.state()["registries"]
-    items = found.values() if isinstance(found, dict) else found
-    return dict((r["name"], r["region"]) for r in items)
 
 
 def layout(**overrides):
