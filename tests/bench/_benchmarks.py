@@ -68,7 +68,7 @@ def _example_clusters():
 
 ROLE_TASK = "dockyard.docr.registry_layout : "
 # The role's tasks that never call the API (facts, messages, the gc_schedule hand-over).
-NO_API_TASK = ("Record ", "Hand ", "Note ", "Plan the converge", "Validate the layout", "Check the regions", "Warn about")
+NO_API_TASK = ("Validating arguments", "Record ", "Hand ", "Note ", "Plan the converge", "Validate the layout", "Check the regions", "Warn about")
 
 
 def api_tasks(out):
