@@ -217,7 +217,7 @@ def problems(layout, account):
         if entry["state"] == "absent" and entry["name"] in existing and not entry["force"] and count:
             found.append("%s: registry %s still holds %d repositor%s; deleting it deletes every image in it. Set %s: "
                          "true to delete it anyway." % (where(entry["index"], "state"), entry["name"], count,
-                                                         "y" if count == 1 else "ies", where(entry["index"], "force")))
+                                                        "y" if count == 1 else "ies", where(entry["index"], "force")))
     found.extend(_tier_problems(layout, account, current))
     if layout["schedule_gc"]:
         found.extend(gc_problems(layout))
@@ -352,8 +352,8 @@ def plan(layout, account):
             removals.append(dict(registry=entry["name"], clusters=holders))
         deletes.append(dict(name=entry["name"], force=entry["force"]))
 
-    after_registries = [r for r in registries if r["name"] not in gone] + [dict(name=c["name"], region=c["region"]) for c in calls
-                                                                           if c["name"] not in existing]
+    created = [dict(name=c["name"], region=c["region"]) for c in calls if c["name"] not in existing]
+    after_registries = [r for r in registries if r["name"] not in gone] + created
     after_clusters = []
     for cluster in clusters:
         names = (set(cluster["registries"]) | wanted.get(cluster["id"], set())) - gone

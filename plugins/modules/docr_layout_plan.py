@@ -9,7 +9,7 @@ short_description: Validate a whole DOCR registry layout against the account and
 version_added: 0.3.0
 description:
   - Reads the account once and returns the plan of a registry layout (the C(docr_layout) variable of the
-    C(dockyard.docr.registry_layout) role): the registries to create, the subscription tier to set, the DOKS
+    C(dockyard.docr.registry_layout) role) - the registries to create, the subscription tier to set, the DOKS
     integrations to add, the registries to take off their clusters and delete, and the GC settings for
     C(dockyard.docr.gc_schedule). The role applies that plan with M(dockyard.docr.docr_registry) and
     M(dockyard.docr.docr_doks_integration), and only what differs.
@@ -17,7 +17,7 @@ description:
     problem at once, each naming the variable (such as C(docr_layout.registries[2].region)) with the
     services' own rules - malformed or duplicate registry names; a registry that would move to another
     region; a region DOCR does not offer; unknown or ambiguous clusters; clusters in another region than
-    their registry (with O(docr_layout.require_colocation), the default); more registries than the tier or
+    their registry (with C(docr_layout.require_colocation), the default); more registries than the tier or
     DigitalOcean allow; a tier the account is not eligible for; a registry marked absent that still holds
     repositories, without C(force); and, with C(schedule_gc), each registry's C(gc) settings as
     C(dockyard.docr.gc_schedule) checks them.
@@ -141,7 +141,7 @@ plan:
       type: dict
       sample: {subscription_tier: professional, registries: {acme-nyc3: nyc3}, clusters: {prod-nyc3-a: [acme-nyc3]}}
 cross_region:
-  description: The cross-region pairs accepted with O(docr_layout.require_colocation=false) (also given as warnings).
+  description: The cross-region pairs accepted with C(docr_layout.require_colocation=false) (also given as warnings).
   returned: success
   type: list
   elements: str

@@ -191,9 +191,8 @@ def test_three_independent_problems_at_once():
     raw["registries"][2]["name"] = "Bad_Name"                             # malformed name
     found = problems_of(raw, account(options=OPTIONS))
     assert len(found) == 3, found
-    assert [p.split(" ", 1)[0] for p in sorted(found)] == ["docr_layout.registries[0].clusters:",
-                                                            "docr_layout.registries[1].clusters:",
-                                                            "docr_layout.registries[2].name"]
+    wanted = ["docr_layout.registries[0].clusters:", "docr_layout.registries[1].clusters:", "docr_layout.registries[2].name"]
+    assert [p.split(" ", 1)[0] for p in sorted(found)] == wanted
 
 
 # ---- the plan ------------------------------------------------------------------------------------
