@@ -76,6 +76,11 @@ def check_shape(raw):
             problems.append("%s must be a dictionary (name, region, clusters...), got %r." % (where(index), item))
             continue
         problems.extend(_unknown(item, ENTRY_KEYS, where(index)))
+        name = item.get("name")
+        if name is None:
+            problems.append("%s is required (the registry's name)." % where(index, "name"))
+        elif not isinstance(name, str):
+            problems.append("%s must be a registry name (a string), got %r." % (where(index, "name"), name))
         state = item.get("state") or "present"
         if state not in ("present", "absent"):
             problems.append("%s must be present or absent, got %r." % (where(index, "state"), state))

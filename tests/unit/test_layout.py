@@ -59,14 +59,17 @@ def test_shape_defaults_and_booleans():
 
 def test_shape_lists_every_problem():
     _layout_, problems = _layout.check_shape(dict(subscription_tier="gold", colour="red", registries=[
-        dict(name="a", clusters="prod", force="maybe"), "b", dict(name="c", region="nyc3", state="gone", gc=[1])]))
+        dict(name="a", clusters="prod", force="maybe"), "b", dict(name="c", region="nyc3", state="gone", gc=[1]),
+        dict(name=["d"], region="nyc3"), dict(region="nyc3")]))
     text = "\n".join(problems)
     for needle in ("docr_layout: unknown key colour", "docr_layout.subscription_tier must be one of",
                    "docr_layout.registries[0].region is required", "docr_layout.registries[0].clusters must be a list",
                    "docr_layout.registries[0].force must be a boolean", "docr_layout.registries[1] must be a dictionary",
-                   "docr_layout.registries[2].state must be present or absent", "docr_layout.registries[2].gc must be a dictionary"):
+                   "docr_layout.registries[2].state must be present or absent", "docr_layout.registries[2].gc must be a dictionary",
+                   "docr_layout.registries[3].name must be a registry name (a string), got ['d']",
+                   "docr_layout.registries[4].name is required"):
         assert needle in text, (needle, text)
-    assert len(problems) == 8, problems
+    assert len(problems) == 10, problems
     assert _layout.check_shape([])[1] and _layout.check_shape(dict())[1]
 
 
