@@ -171,11 +171,15 @@ def test_example_layout_create_rerun_drift(sim, tmp_path, reading):
     # the integration of the whole layout: one POST per distinct registry set (three here), in one task
     assert writes(sim).count(("POST", "/v2/kubernetes/registries")) == 3
     assert writes(sim).count(("POST", "/v2/registries")) == 3
-    # the plan task read each list once and the options once
+    # the first converge, call by call (docs/performance.md): the plan reads each list once and the options once;
+    # then only docr_registry's calls (its own reads and the creates); then the one integration task: its own two
+    # reads and one write per distinct registry set (three here). Nothing else is read.
     first = calls(sim)
     assert first[:3] == [("GET", "/v2/registries"), ("GET", "/v2/kubernetes/clusters"), ("GET", "/v2/registries/options")]
-    # the whole first converge, counted (docs/performance.md): the budget of issue 15, plus the options read, the
-    # tier change, the integration task's own two reads, and what docr_registry reads itself on this branch
+    assert first[-5:] == [("GET", "/v2/kubernetes/clusters"), ("GET", "/v2/registries")] + [("POST", "/v2/kubernetes/registries")] * 3
+    assert all(path.startswith("/v2/registries") for _method, path in first[3:-5]), first
+    # budget(3, 3) = 11, plus the options read, the integration task's two reads and the tier change; what
+    # docr_registry reads itself is its own (the count never exceeds what main made: 24)
     assert len(first) <= FIRST_CONVERGE_CALLS, first
 
     # no-change re-run: one API task, two reads (the registry list carries the subscription), no write
@@ -207,10 +211,28 @@ def test_example_layout_create_rerun_drift(sim, tmp_path, reading):
     assert clusters_state(sim)["prod-sfo3-b"] == ["acme-sfo3"]
 
 
-# The first converge of the example (3 new registries, 3 distinct registry sets, basic -> professional), as
-# measured on this branch (docs/performance.md): budget(3, 3) = 11, plus the options read (region check), the
-# tier change, the integration task's own 2 reads, and what docr_registry still reads per create here.
-FIRST_CONVERGE_CALLS = 24
+# The first converge of the example (3 new registries, 3 distinct registry sets, basic -> professional): 24 calls
+# before issue 15, 22 with the plan alone, 18 with docr_registry's two-call create (docs/performance.md).
+FIRST_CONVERGE_CALLS = 22
+
+
+def test_first_converge_reads_each_list_once_in_the_plan(sim, tmp_path):
+    # a professional account (no tier change): 2 new registries on 4 clusters, 2 distinct registry sets
+    seed_clusters(sim, tier="professional")
+    wanted = layout(registries=[dict(name="acme-%s" % r, region=r, clusters=["prod-%s-a" % r, "prod-%s-b" % r])
+                                for r in ("nyc3", "ams3")])
+    run = play(sim, tmp_path, wanted)
+    assert run.rc == 0, run
+    first = calls(sim)
+    plan, integration = first[:3], first[-4:]
+    registry_share = first[3:-4]
+    assert plan == [("GET", "/v2/registries"), ("GET", "/v2/kubernetes/clusters"), ("GET", "/v2/registries/options")]
+    assert integration == [("GET", "/v2/kubernetes/clusters"), ("GET", "/v2/registries")] + [("POST", "/v2/kubernetes/registries")] * 2
+    assert registry_share.count(("POST", "/v2/registries")) == 2 and all(p.startswith("/v2/registries") for _m, p in registry_share)
+    # outside docr_registry's own share (2 per registry in the budget): the budget's 2 reads and one write per
+    # registry set, plus the options read and the integration task's two reads
+    assert len(plan) + len(integration) == budget(2, 2) - 2 * 2 + 3
+    assert api_tasks(run) == [PLAN_TASK, "Ensure the registries exist", "Ensure each registry's clusters pull from it"], run
 
 
 def test_three_independent_problems_fail_once_with_zero_writes(sim, tmp_path):
