@@ -34,7 +34,7 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrApiError, DocrError
 
-COLLECTION_VERSION = "0.2.0"
+COLLECTION_VERSION = "0.3.0"
 USER_AGENT = "dockyard.docr/%s" % COLLECTION_VERSION
 DEFAULT_API_URL = "https://api.digitalocean.com"
 TOKEN_ENV_VARS = ("DIGITALOCEAN_ACCESS_TOKEN", "DIGITALOCEAN_TOKEN", "DO_API_TOKEN", "DO_API_KEY", "DO_OAUTH_TOKEN", "OAUTH_TOKEN")

@@ -7,6 +7,7 @@ JSON-able dict. None of them asserts a timing.
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -65,24 +66,63 @@ def _example_clusters():
 
 # ---- 1. API calls of a no-change converge, by layout size ---------------------------------------
 
+ROLE_TASK = "dockyard.docr.registry_layout : "
+# The role's tasks that never call the API (facts, messages, the gc_schedule hand-over).
+NO_API_TASK = ("Validating arguments", "Record ", "Hand ", "Note ", "Plan the converge", "Validate the layout", "Check the regions", "Warn about")
+
+
+def api_tasks(out):
+    """How many of the role's API tasks ran in a playbook's output (ok, changed or failed: not skipped)."""
+    ran = 0
+    for section in out.split("TASK [")[1:]:
+        title, _sep, body = section.partition("]")
+        if not title.startswith(ROLE_TASK) or title[len(ROLE_TASK):].startswith(NO_API_TASK):
+            continue
+        if re.search(r"^(ok|changed|fatal|failed): \[", body, re.M):
+            ran += 1
+    return ran
+
+
+def read_twice(requests_log):
+    """``{"GET path": times}`` of each read made more than once in a run."""
+    seen = {}
+    for entry in requests_log:
+        if entry["method"] == "GET":
+            key = "GET " + entry["path"]
+            seen[key] = seen.get(key, 0) + 1
+    return dict((key, times) for key, times in sorted(seen.items()) if times > 1)
+
+
+def budget(registries, registry_sets):
+    """Issue 15's budget of a first converge: 2 reads, 2 calls per new registry, 1 write per distinct registry set."""
+    return 2 + 2 * registries + registry_sets
+
+
+def _run(sim, layout):
+    """Converge ``layout`` once: the call counts, the API tasks that ran, the repeated reads, the seconds."""
+    sim.clear_requests()
+    _rc, out, seconds = lib.playbook(sim.url, lib.SITE, {"docr_layout": layout})
+    log = sim.requests()
+    return dict(lib.count(log), seconds=round(seconds, 2), api_tasks=api_tasks(out), read_twice=read_twice(log),
+                log=["%s %s" % (entry["method"], entry["path"]) for entry in log])
+
+
 def layout_calls(sim, sizes=LAYOUT_SIZES):
-    """Seed the clusters, converge once, clear the log, converge again and count that second run's calls."""
+    """Seed the clusters, converge once, converge again, and count each run's calls."""
     rows = []
     for registries, clusters in sizes:
         layout, seeded = _layout(registries, clusters)
         sim.seed({"subscription_tier": "professional", "clusters": seeded, "rate_limit": lib.NO_RATE_LIMIT})
-        sim.clear_requests()
-        _rc, _out, first_seconds = lib.playbook(sim.url, lib.SITE, {"docr_layout": layout})
-        first = lib.count(sim.requests())
-        sim.clear_requests()
-        _rc, _out, second_seconds = lib.playbook(sim.url, lib.SITE, {"docr_layout": layout})
-        second = lib.count(sim.requests())
+        first = _run(sim, layout)
+        second = _run(sim, layout)
         state = sim.state()
+        sets = len([entry for entry in layout["registries"] if entry["clusters"]])
         rows.append({
             "registries": registries,
             "clusters": clusters,
-            "first_run": dict(first, seconds=round(first_seconds, 2)),
-            "no_change_run": dict(second, seconds=round(second_seconds, 2)),
+            "budget": budget(registries, sets),
+            "first_run": first,
+            "no_change_run": second,
             "registries_in_account": len(_values(state["registries"])),
             "cluster_registry_links": sum(len(c.get("registries") or []) for c in _values(state["clusters"])),
         })
@@ -236,12 +276,10 @@ def latency_converge(sim, latency=LATENCY):
     layout, clusters = _example_clusters()
     sim.seed({"subscription_tier": "basic", "clusters": clusters, "rate_limit": lib.NO_RATE_LIMIT})
     sim.fault(path_regex="^/v2/", latency=latency, times=1000000)
-    result = {"latency_seconds": latency}
+    result = {"latency_seconds": latency, "budget": budget(len(layout["registries"]), len(layout["registries"]))}
     for run in ("first_run", "no_change_run"):
-        sim.clear_requests()
-        _rc, _out, seconds = lib.playbook(sim.url, lib.SITE, {"docr_layout": layout})
-        calls = lib.count(sim.requests())
-        result[run] = dict(calls, seconds=round(seconds, 2), latency_floor_seconds=round(calls["calls"] * latency, 2))
+        item = _run(sim, layout)
+        result[run] = dict(item, latency_floor_seconds=round(item["calls"] * latency, 2))
     sim.clear_faults()
     result["registries_in_account"] = sorted(r["name"] for r in _values(sim.state()["registries"]))
     return result

@@ -31,11 +31,12 @@ def print_layout(data):
     rows = []
     for row in data["sizes"]:
         first, again = row["first_run"], row["no_change_run"]
-        rows.append([row["registries"], row["clusters"], first["calls"], first["writes"], first["seconds"],
-                     again["calls"], again["writes"], again["seconds"]])
+        rows.append([row["registries"], row["clusters"], first["calls"], row["budget"], first["writes"],
+                     first["api_tasks"], sum(first["read_twice"].values()) - len(first["read_twice"]), first["seconds"],
+                     again["calls"], again["writes"], again["api_tasks"], again["seconds"]])
     show("API calls of registry_layout (playbooks/site.yml): first converge, then a no-change converge",
-         lib.table(["registries", "clusters", "1st calls", "1st writes", "1st s", "no-change calls",
-                    "no-change writes", "no-change s"], rows))
+         lib.table(["registries", "clusters", "1st calls", "budget", "1st writes", "1st API tasks", "1st repeated reads",
+                    "1st s", "no-change calls", "no-change writes", "no-change API tasks", "no-change s"], rows))
 
 
 def print_tasks(data):
@@ -56,10 +57,12 @@ def print_latency(data):
     rows = []
     for run in ("first_run", "no_change_run"):
         item = data[run]
-        rows.append([run.replace("_", " "), item["calls"], item["writes"], item["seconds"], item["latency_floor_seconds"]])
-    show("Example layout (playbooks/layouts/example-multi-region.yml), %d ms added to every API call"
-         % int(data["latency_seconds"] * 1000),
-         lib.table(["run", "calls", "writes", "seconds", "calls x latency"], rows))
+        rows.append([run.replace("_", " "), item["calls"], item["writes"], item["api_tasks"], item["seconds"],
+                     item["latency_floor_seconds"], ", ".join("%s x%d" % pair for pair in item["read_twice"].items()) or "-"])
+    show("Example layout (playbooks/layouts/example-multi-region.yml), %d ms added to every API call (first-run budget %d)"
+         % (int(data["latency_seconds"] * 1000), data["budget"]),
+         lib.table(["run", "calls", "writes", "API tasks", "seconds", "calls x latency", "read more than once"], rows))
+    print("first run, in order: " + "; ".join(data["first_run"]["log"]))
 
 
 def print_retention(data):

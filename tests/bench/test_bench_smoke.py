@@ -11,8 +11,10 @@ def test_layout_calls_smallest(sim):
     result = bench.layout_calls(sim, sizes=((1, 2),))
     row, = result["sizes"]
     assert row["first_run"]["writes"] > 0
-    # no-change converge: the cluster list and the registry list (which carries the subscription); no write
-    assert (row["no_change_run"]["calls"], row["no_change_run"]["writes"]) == (2, 0)
+    # no-change converge: one API task (the plan), the registry list (which carries the subscription) and the
+    # cluster list; no write
+    assert (row["no_change_run"]["calls"], row["no_change_run"]["writes"], row["no_change_run"]["api_tasks"]) == (2, 0, 1)
+    assert row["no_change_run"]["read_twice"] == {}
     assert row["registries_in_account"] == 1 and row["cluster_registry_links"] == 2
 
 
@@ -34,7 +36,7 @@ def test_startup_cost_smallest():
 def test_latency_converge_smallest(sim):
     result = bench.latency_converge(sim, latency=0.001)
     assert result["first_run"]["writes"] > 0
-    assert (result["no_change_run"]["calls"], result["no_change_run"]["writes"]) == (2, 0)
+    assert (result["no_change_run"]["calls"], result["no_change_run"]["writes"], result["no_change_run"]["api_tasks"]) == (2, 0, 1)
     assert result["registries_in_account"] == ["acme-ams3", "acme-nyc3", "acme-sfo3"]
     assert sim.faults() == []
 

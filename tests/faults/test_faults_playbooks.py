@@ -80,6 +80,25 @@ def test_layout_converge_under_faults(sim, playbook):
     assert_converged(sim, playbook)
 
 
+def test_layout_plan_read_failing_writes_nothing(sim, playbook):
+    seed_clusters(sim)
+    # the plan's cluster read fails past the retries: the run stops at the plan, before any write
+    sim.fault(method="GET", path_regex=r"^/v2/kubernetes/clusters", status=503, retry_after=0, times=50)
+    run = playbook(SITE, dict(docr_layout=LAYOUT))
+    assert run.rc != 0, run
+    assert "503" in run.out, run
+    assert writes(sim) == [] and registries(sim) == {}
+    sim.clear_faults()
+    # the options (read only because the layout creates registries) answer a 500 once: retried, then the converge
+    sim.fault(method="GET", path="/v2/registries/options", status=500, retry_after=0, times=1)
+    sim.clear_requests()
+    run = playbook(SITE, dict(docr_layout=LAYOUT))
+    assert run.rc == 0, run
+    assert sim.faults() == []
+    assert_layout(sim)
+    assert_converged(sim, playbook)
+
+
 def start(sim, tmp_path, path, extra_vars):
     cmd, env = playbook_command(sim, tmp_path, path, extra_vars)
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)

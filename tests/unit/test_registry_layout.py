@@ -1,8 +1,9 @@
 """The registry_layout role through playbooks/site.yml, run by ansible-playbook against the simulator.
 
-Covers: create from nothing, the no-change re-run (API calls counted, no write), drift restored,
-unknown names and co-location failing before any write, allowed cross-region pairs, tier validation,
-an entry marked absent, and check mode.
+Covers: create from nothing (calls counted against the budget), the no-change re-run (one API task, 2 calls,
+no write), drift restored, check mode (the plan alone, no write), a layout with independent problems failing
+once naming them all with zero writes, a registry holding images marked absent without force (zero writes,
+clusters untouched), allowed cross-region pairs, tier validation, gc settings with schedule_gc.
 """
 
 import hashlib
@@ -26,6 +27,11 @@ EXAMPLE = os.path.join(REPO, "playbooks", "layouts", "example-multi-region.yml")
 REGIONS = ("nyc3", "sfo3", "ams3")
 # The two readings of a cluster's registry_enabled the simulator models (tests/simulator/README.md).
 READINGS = ("mirrors_registries", "legacy_only")
+PLAN_TASK = "Read the account and plan the layout"
+# The role's tasks that call the API (each skipped when the plan holds nothing for it).
+API_TASKS = (PLAN_TASK, "Ensure the registries exist", "Ensure each registry's clusters pull from it",
+             "Remove the integration of registries marked absent", "Delete the registries marked absent",
+             "Move the subscription tier down")
 
 
 def cluster_id(name):
@@ -62,8 +68,21 @@ def play(sim, tmp_path, layout=None, check=False, layout_file=None):
     return Run(proc)
 
 
+def api_tasks(run):
+    """The role's API tasks that ran (ok, changed or failed; not skipped), each as its API_TASKS prefix."""
+    names = []
+    for section in run.out.split("TASK [")[1:]:
+        title = section.split("]", 1)[0]
+        body = section.split("\n", 1)[1] if "\n" in section else ""
+        name = title.split(" : ", 1)[-1]
+        ran = any(word in body for word in ("ok: [", "changed: [", "fatal: [", "failed: ["))
+        if ran and name.startswith(API_TASKS):
+            names.append(next(prefix for prefix in API_TASKS if name.startswith(prefix)))
+    return names
+
+
 def writes(sim):
-    return [(r["method"], r["path"]) for r in sim.requests() if r["method"] != "GET"]
+    return sim.write_calls()
 
 
 def layout(**overrides):
@@ -74,18 +93,38 @@ def layout(**overrides):
     return base
 
 
+def created(sim):
+    """Registry creates the API accepted."""
+    return len([r for r in sim.requests() if (r["method"], r["path"], r["status"]) == ("POST", "/v2/registries", 201)])
+
+
+def calls(sim):
+    return [(r["method"], r["path"]) for r in sim.requests()]
+
+
+def budget(registries, registry_sets):
+    """The first converge's call budget of issue 15: the plan's 2 reads, 2 calls per new registry (the
+    registry list and the create), one integration write per distinct registry set."""
+    return 2 + 2 * registries + registry_sets
+
+
 @pytest.mark.parametrize("reading", READINGS)
 def test_example_layout_create_rerun_drift(sim, tmp_path, reading):
     # an account on the basic tier with no registry yet: the layout moves it to professional
     seed_clusters(sim, tier="basic", reading=reading)
 
-    # check mode on an empty account: reports the registries to create, writes nothing
+    # check mode on an empty account: the plan alone runs, reports the change (with its diff), writes nothing
     run = play(sim, tmp_path, layout_file=EXAMPLE, check=True)
     assert run.rc == 0, run
-    assert run.changed >= 1, run
-    assert [w for w in writes(sim) if w[1] != "/v2/registries/validate-name"] == []
+    assert run.changed == 1 and "changed: [localhost]" in run.task(PLAN_TASK), run
+    assert api_tasks(run) == [PLAN_TASK], run
+    assert "+    \"acme-sfo3\": \"sfo3\"" in run.out or "acme-sfo3" in run.task(PLAN_TASK), run
+    assert writes(sim) == []
+    # the lists, and the options only because the layout creates registries (regions DOCR offers)
+    assert calls(sim) == [("GET", "/v2/registries"), ("GET", "/v2/kubernetes/clusters"), ("GET", "/v2/registries/options")]
     assert registries_state(sim) == {}
 
+    sim.clear_requests()
     run = play(sim, tmp_path, layout_file=EXAMPLE)
     assert run.rc == 0, run
     assert registries_state(sim) == {"acme-nyc3": "nyc3", "acme-sfo3": "sfo3", "acme-ams3": "ams3"}
@@ -93,17 +132,27 @@ def test_example_layout_create_rerun_drift(sim, tmp_path, reading):
     for region in REGIONS:
         assert state["prod-%s-a" % region] == state["prod-%s-b" % region] == ["acme-%s" % region]
     assert "professional" in json.dumps(sim.state()["subscription"])
-    # the integration of the whole layout: one POST per registry
+    # the integration of the whole layout: one POST per distinct registry set (three here), in one task
     assert writes(sim).count(("POST", "/v2/kubernetes/registries")) == 3
+    assert created(sim) == 3
+    # the first converge, call by call (docs/performance.md): the plan reads each list once and the options once;
+    # then only docr_registry's calls (its own reads and the creates); then the one integration task: its own two
+    # reads and one write per distinct registry set (three here). Nothing else is read.
+    first = calls(sim)
+    assert first[:3] == [("GET", "/v2/registries"), ("GET", "/v2/kubernetes/clusters"), ("GET", "/v2/registries/options")]
+    assert first[-5:] == [("GET", "/v2/kubernetes/clusters"), ("GET", "/v2/registries")] + [("POST", "/v2/kubernetes/registries")] * 3
+    assert all(path.startswith("/v2/registries") for _method, path in first[3:-5]), first
+    # budget(3, 3) = 11, plus the options read, the integration task's two reads and the tier change; what
+    # docr_registry reads itself is its own (the count never exceeds what main made: 24)
+    assert len(first) <= FIRST_CONVERGE_CALLS, first
 
-    # no-change re-run: nothing changed, no write, two reads (clusters, registries): the registry list carries
-    # the subscription tier (before it was used, the tier cost two more: the first registry and the subscription)
+    # no-change re-run: one API task, two reads (the registry list carries the subscription), no write
     sim.clear_requests()
     run = play(sim, tmp_path, layout_file=EXAMPLE)
     assert run.rc == 0 and run.changed == 0, run
+    assert api_tasks(run) == [PLAN_TASK], run
     assert writes(sim) == []
-    calls = sim.requests()
-    assert [(r["method"], r["path"]) for r in calls] == [("GET", "/v2/kubernetes/clusters"), ("GET", "/v2/registries")]
+    assert calls(sim) == [("GET", "/v2/registries"), ("GET", "/v2/kubernetes/clusters")]
 
     # drift: a cluster's integration removed behind Ansible's back is restored
     request = urllib.request.Request(
@@ -112,12 +161,67 @@ def test_example_layout_create_rerun_drift(sim, tmp_path, reading):
         headers={"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"})
     urllib.request.urlopen(request, timeout=10).close()
     assert clusters_state(sim)["prod-sfo3-b"] == []
+    # check mode sees it and writes nothing
+    sim.clear_requests()
+    run = play(sim, tmp_path, layout_file=EXAMPLE, check=True)
+    assert run.rc == 0 and run.changed == 1, run
+    assert writes(sim) == [] and clusters_state(sim)["prod-sfo3-b"] == []
     sim.clear_requests()
     run = play(sim, tmp_path, layout_file=EXAMPLE)
     assert run.rc == 0 and run.changed == 1, run
     assert "changed: [localhost]" in run.task("Ensure each registry's clusters"), run
+    assert api_tasks(run) == [PLAN_TASK, "Ensure each registry's clusters pull from it"], run
     assert writes(sim) == [("POST", "/v2/kubernetes/registries")]
     assert clusters_state(sim)["prod-sfo3-b"] == ["acme-sfo3"]
+
+
+# The first converge of the example (3 new registries, 3 distinct registry sets, basic -> professional): 24 calls
+# before issue 15, 22 with the plan alone, 18 with docr_registry's two-call create (docs/performance.md).
+FIRST_CONVERGE_CALLS = 22
+
+
+def test_first_converge_reads_each_list_once_in_the_plan(sim, tmp_path):
+    # a professional account (no tier change): 2 new registries on 4 clusters, 2 distinct registry sets
+    seed_clusters(sim, tier="professional")
+    wanted = layout(registries=[dict(name="acme-%s" % r, region=r, clusters=["prod-%s-a" % r, "prod-%s-b" % r])
+                                for r in ("nyc3", "ams3")])
+    run = play(sim, tmp_path, wanted)
+    assert run.rc == 0, run
+    first = calls(sim)
+    plan, integration = first[:3], first[-4:]
+    registry_share = first[3:-4]
+    assert plan == [("GET", "/v2/registries"), ("GET", "/v2/kubernetes/clusters"), ("GET", "/v2/registries/options")]
+    assert integration == [("GET", "/v2/kubernetes/clusters"), ("GET", "/v2/registries")] + [("POST", "/v2/kubernetes/registries")] * 2
+    assert created(sim) == 2 and all(p.startswith("/v2/registries") for _m, p in registry_share)
+    # outside docr_registry's own share (2 per registry in the budget): the budget's 2 reads and one write per
+    # registry set, plus the options read and the integration task's two reads
+    assert len(plan) + len(integration) == budget(2, 2) - 2 * 2 + 3
+    assert api_tasks(run) == [PLAN_TASK, "Ensure the registries exist", "Ensure each registry's clusters pull from it"], run
+
+
+def test_three_independent_problems_fail_once_with_zero_writes(sim, tmp_path):
+    seed_clusters(sim, registries=[("acme-nyc3", "nyc3")], tier="professional")
+    before = clusters_state(sim)
+    bad = layout(registries=[
+        dict(name="acme-nyc3", region="nyc3", clusters=["prod-nyc3-a", "ghost-1"]),       # unknown cluster
+        dict(name="acme-sfo3", region="sfo3", clusters=["prod-ams3-a"]),                  # cross-region pair
+        dict(name="Bad_Name", region="ams3"),                                               # malformed name
+        dict(name="acme-fra1", region="nyc33", clusters=["prod-nyc3-b"]),                   # a region DOCR lacks
+    ])
+    run = play(sim, tmp_path, bad)
+    assert run.rc != 0, run
+    assert api_tasks(run) == [PLAN_TASK], run
+    msg = run.task(PLAN_TASK)
+    assert "docr_layout is not valid (4 problems)" in msg, msg
+    for needle in ("docr_layout.registries[0].clusters: unknown DOKS cluster 'ghost-1'",
+                   "docr_layout.registries[1].clusters: cluster prod-ams3-a (ams3) and registry acme-sfo3 (sfo3)",
+                   "docr_layout.registries[2].name 'Bad_Name' is not a valid registry name",
+                   "docr_layout.registries[3].region: nyc33 is not a region DOCR offers"):
+        assert needle in msg, (needle, msg)
+    # the mistyped region is reported as such, not as a cross-region pair
+    assert "registry acme-fra1 (nyc33)" not in msg, msg
+    assert writes(sim) == []
+    assert registries_state(sim) == {"acme-nyc3": "nyc3"} and clusters_state(sim) == before
 
 
 def test_validation_fails_before_any_write(sim, tmp_path):
@@ -148,6 +252,56 @@ def test_validation_fails_before_any_write(sim, tmp_path):
     assert run.rc != 0 and "at most 10" in run.out, run
     assert writes(sim) == []
 
+    # a malformed layout fails before any call (the role's argument spec, then the module's shape check:
+    # tests/unit/test_layout.py)
+    sim.clear_requests()
+    run = play(sim, tmp_path, dict(registries=[dict(name="a", clusters="prod-nyc3-a", colour="red"), "b"]))
+    assert run.rc != 0 and "docr_layout" in run.out, run
+    assert sim.requests() == []
+
+
+def test_absent_registry_holding_images_needs_force(sim, tmp_path):
+    sim.seed(dict(subscription_tier="professional", clusters=[
+        dict(id=cluster_id("prod-nyc3-%s" % s), name="prod-nyc3-%s" % s, region="nyc3", registries=["acme-nyc3", "acme-old"])
+        for s in ("a", "b")
+    ], registries=[
+        dict(name="acme-nyc3", region="nyc3"),
+        dict(name="acme-old", region="nyc3", repositories=[
+            dict(name="web", manifests=[dict(size_bytes=1000, tags=["v1"])])]),
+    ]))
+    sim.clear_requests()
+    before = clusters_state(sim)
+    wanted = dict(subscription_tier="professional", registries=[
+        dict(name="acme-nyc3", region="nyc3", clusters=["prod-nyc3-a", "prod-nyc3-b"]),
+        dict(name="acme-old", region="nyc3", state="absent"),
+    ])
+    run = play(sim, tmp_path, wanted)
+    assert run.rc != 0, run
+    assert "docr_layout.registries[1].state: registry acme-old still holds 1 repository" in run.out, run
+    assert "docr_layout.registries[1].force: true" in run.out, run
+    # nothing written: both clusters still pull from it, and it is still there
+    assert writes(sim) == []
+    assert clusters_state(sim) == before and "acme-old" in registries_state(sim)
+    # the count was read for that registry alone
+    assert calls(sim).count(("GET", "/v2/registries/acme-old/repositoriesV2")) == 1
+
+    wanted["registries"][1]["force"] = True
+    sim.clear_requests()
+    run = play(sim, tmp_path, wanted)
+    assert run.rc == 0, run
+    assert registries_state(sim) == {"acme-nyc3": "nyc3"}
+    assert clusters_state(sim) == {"prod-nyc3-a": ["acme-nyc3"], "prod-nyc3-b": ["acme-nyc3"]}
+
+
+def test_schedule_gc_settings_fail_before_any_write(sim, tmp_path):
+    seed_clusters(sim, tier="professional")
+    wanted = layout(schedule_gc=True)
+    wanted["registries"][0]["gc"] = dict(type="untagged_manifests_only", min_interval="1 week")
+    run = play(sim, tmp_path, wanted)
+    assert run.rc != 0, run
+    assert "docr_layout.registries[0].gc: registry 'acme-nyc3': min_interval" in run.out, run
+    assert writes(sim) == [] and registries_state(sim) == {}
+
 
 @pytest.mark.parametrize("reading", READINGS)
 def test_cross_region_allowed_and_absent_entry(sim, tmp_path, reading):
@@ -175,6 +329,7 @@ def test_cross_region_allowed_and_absent_entry(sim, tmp_path, reading):
     run = play(sim, tmp_path, wanted)
     assert run.rc == 0 and run.changed == 0, run
     assert writes(sim) == []
+    assert api_tasks(run) == [PLAN_TASK], run
 
     # require_colocation: false turns the failure into a warning
     wanted["require_colocation"] = False

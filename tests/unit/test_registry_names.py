@@ -45,7 +45,6 @@ def test_every_copy_of_the_rule_is_the_same_rule():
     """The rule is written once in module_utils; the few places that cannot import it repeat its exact text."""
     rule = reg.NAME_RULE
     copies = {
-        "roles/registry_layout/templates/plan.j2": rule,
         "roles/gc_schedule/files/docr_gc_run.py": rule,
         "tests/simulator/model.py": rule,
     }

@@ -21,9 +21,10 @@ import yaml
 from ansible_collections.dockyard.docr.plugins.modules import (
     docr_credentials, docr_doks_integration, docr_doks_integration_info, docr_gc, docr_gc_info, docr_registry,
     docr_registry_info, docr_retention)
+from ansible_collections.dockyard.docr.plugins.modules import docr_layout_plan
 
 MODULES = [docr_credentials, docr_doks_integration, docr_doks_integration_info, docr_gc, docr_gc_info, docr_registry,
-           docr_registry_info, docr_retention]
+           docr_registry_info, docr_retention, docr_layout_plan]
 # added by AnsibleModule / the action, or by the test helper (exit_code)
 STANDARD = {"changed", "failed", "msg", "diff", "warnings", "deprecations", "invocation", "exception", "exit_code",
             "skipped_reason"}
@@ -223,6 +224,26 @@ def test_retention_over_max_deletions(retention_sim, api, run_module):
     assert "max_deletions" in res["msg"] and res["deleted"] == [] and len(res["plan"]) > 2, res
     assert res["repositories_skipped"] == ["base/debian"] and res["pacing"]["requests"] >= 1, res
     assert retention_sim.writes() == []
+
+
+def test_layout_plan(sim, api, run_module):
+    sim.seed({"subscription_tier": "professional",
+              "registries": [{"name": "acme-nyc3", "region": "nyc3"}, {"name": "acme-old", "region": "fra1", "repositories": [
+                  {"name": "web", "manifests": [{"size_bytes": 10, "tags": ["v1"], "updated_at": OLD}]}]}],
+              "clusters": [{"name": "prod-nyc3-a", "region": "nyc3", "registries": ["acme-old"]},
+                           {"name": "prod-ams3-a", "region": "ams3", "registries": []}]})
+    layout = dict(subscription_tier="professional", require_colocation=False, registries=[
+        dict(name="acme-nyc3", region="nyc3", clusters=["prod-nyc3-a", "prod-ams3-a"], gc=dict(type="untagged_manifests_only")),
+        dict(name="acme-sfo3", region="sfo3"),
+        dict(name="acme-old", region="fra1", state="absent", force=True),
+    ])
+    res = run_and_check(run_module, docr_layout_plan, dict(api, docr_layout=layout), check_mode=True)
+    assert res["changed"] and res["plan"]["deletes"] == [{"name": "acme-old", "force": True}] and res["cross_region"], res
+    run_and_check(run_module, docr_layout_plan, dict(api, docr_layout=layout))
+    layout["registries"][2]["force"] = False
+    res = run_and_check(run_module, docr_layout_plan, dict(api, docr_layout=layout), failed=True, expect=["problems"], always=False)
+    assert len(res["problems"]) == 1 and "force" in res["problems"][0], res
+    assert sim.write_calls() == []
 
 
 def test_every_module_was_run():
