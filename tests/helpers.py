@@ -124,6 +124,11 @@ def run_module(module, args, check_mode=False, diff=False, secrets=(TOKEN,), tim
     expose_collection()
     from ansible.module_utils.testing import patch_module_args  # pylint: disable=import-outside-toplevel
 
+    # ansible-core keeps warnings and deprecations in module globals: start each in-process run without them,
+    # so one run's warnings never show in the next run's result.
+    from ansible.module_utils.common import warnings as _warnings  # pylint: disable=import-outside-toplevel
+    _warnings._global_warnings.clear()  # pylint: disable=protected-access
+    _warnings._global_deprecations.clear()  # pylint: disable=protected-access
     full = dict(args)
     full["_ansible_check_mode"] = check_mode
     full["_ansible_diff"] = diff

@@ -405,30 +405,36 @@ def test_gc_start_landing_before_the_retry(sim, api, run_module, slow_retry):
 
 # ---- another run creates the same registry between this run's checks and its create -------------------------
 
-@pytest.mark.parametrize("race", ["validate-name", "create"])
+@pytest.mark.parametrize("race", ["list", "create"])
 def test_registry_created_concurrently_by_this_account(sim, api, run_module, race):
-    """Another run of the same account creates the registry while this one checks the name, or while its
-    own create is on the wire: this run converges on it instead of failing on "name taken"."""
+    """Another run of the same account creates the registry while this one reads the registry list, or while
+    its own create is on the wire: this run converges on it instead of failing on "name taken"."""
     import threading
 
     sim.seed(dict(subscription_tier="basic"))
-    path = "/v2/registries/validate-name" if race == "validate-name" else "/v2/registries"
+    method, path = ("GET", "/v2/registries") if race == "list" else ("POST", "/v2/registries")
     # this run's request is held on arrival; the other run creates the registry; then it goes on
-    sim.fault(method="POST", path=path, hold=True, times=1)
+    sim.fault(method=method, path=path, hold=True, times=1)
+    failures = []
 
     def other_run():
-        sim.wait_held()
-        sim.http.post(sim.url + "/v2/registries", json=dict(name="acme", region="fra1"),
-                      headers={"Authorization": "Bearer " + api["token"]}, timeout=30)
-        sim.release()
+        try:
+            sim.wait_held()
+            sim.http.post(sim.url + "/v2/registries", json=dict(name="acme", region="fra1"),
+                          headers={"Authorization": "Bearer " + api["token"]}, timeout=30)
+        except Exception as exc:  # pylint: disable=broad-except  # reported by the assertion below
+            failures.append(exc)
+        finally:
+            sim.release()
 
     other = threading.Thread(target=other_run)
     other.start()
     res = run_module(docr_registry, dict(registry_args(api), http_timeout=30))
     other.join()
+    assert failures == [], "the other run failed, so the race did not happen: %r" % failures
     assert not res.failed and res["registry"]["name"] == "acme", res
     creates = [r["status"] for r in sim.requests() if r["method"] == "POST" and r["path"] == "/v2/registries"]
-    assert creates == ([201] if race == "validate-name" else [201, 409]), creates
+    assert creates == ([201] if race == "list" else [201, 409]), creates
     assert registries(sim) == {"acme": "fra1"}
     sim.clear_requests()
     assert run_module(docr_registry, registry_args(api))["changed"] is False and writes(sim) == []
