@@ -12,8 +12,6 @@ import pytest
 
 from ansible_collections.dockyard.docr.plugins.modules import docr_doks_integration, docr_doks_integration_info
 
-from tests.helpers import clusters as clusters_state, writes
-
 REGIONS = ("nyc3", "sfo3", "ams3")
 # The two readings of a cluster's registry_enabled the simulator models (tests/simulator/README.md).
 READINGS = ("mirrors_registries", "legacy_only")

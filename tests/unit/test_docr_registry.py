@@ -3,7 +3,6 @@
 from ansible_collections.dockyard.docr.plugins.modules import docr_registry, docr_registry_info
 
 
-
 def calls(sim):
     """``(method, path)`` of every logged request: what a run cost."""
     return [(r["method"], r["path"]) for r in sim.requests()]
