@@ -43,6 +43,14 @@ echo "=== demo, second run: must change nothing"
 "${playbook[@]}" 2>&1 | tee "${second_log}"
 counts="$(python hack/sim_requests.py "${SIM_URL}" "${calls_before}")"
 read -r calls writes <<<"${counts}"
+# tests/demo/demo.yml marks where its read-back play starts: the layout's converge is what comes before it
+mark="$(sed -nE 's/.*demo mark: ([0-9]+) API calls before the read-back.*/\1/p' "${second_log}" | tail -n 1)"
+[[ -n "${mark}" ]] || die "no read-back mark in the second run"
+read -r layout_calls layout_writes <<<"$(python hack/sim_requests.py "${SIM_URL}" "${calls_before}" "${mark}")"
+read -r readback_calls readback_writes <<<"$(python hack/sim_requests.py "${SIM_URL}" "${mark}")"
+if ((writes != 0)); then
+    die "the second run wrote to the API: ${writes} writes"
+fi
 
 if grep -qF -- "${DIGITALOCEAN_ACCESS_TOKEN}" "${first_log}" "${second_log}"; then
     die "the API token appears in the demo's output"
@@ -63,7 +71,9 @@ cat <<SUMMARY
 === demo summary
 registries created by the first run : ${created:-none}
 second run                          : changed=0 (from its PLAY RECAP)
-API calls made by the second run    : ${calls} (${writes} writes)
+second run's layout converge        : ${layout_calls} API calls (${layout_writes} writes)
+second run's read-back              : ${readback_calls} API calls (${readback_writes} writes), docr_doks_integration_info
+second run in all                   : ${calls} API calls (${writes} writes)
 token in the output                 : no
 simulator                           : ${SIM_URL}
 SUMMARY

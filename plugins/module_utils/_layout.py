@@ -14,7 +14,6 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.dockyard.docr.plugins.module_utils import _doks
 from ansible_collections.dockyard.docr.plugins.module_utils import _registry
 from ansible_collections.dockyard.docr.plugins.module_utils import _schedule
-from ansible_collections.dockyard.docr.plugins.module_utils._errors import DocrInputError
 
 VARIABLE = "docr_layout"
 LAYOUT_KEYS = ("subscription_tier", "require_colocation", "schedule_gc", "registries")
@@ -123,25 +122,32 @@ def _present(layout):
     return [e for e in layout["registries"] if e["state"] == "present" and isinstance(e["name"], str)]
 
 
-def needs(layout, registries):
+def needs(layout, registries, check_mode=False):
     """The reads beyond the registry and cluster lists that this layout needs, given the registry list.
 
     ``{"options": bool, "subscription": bool, "count": [names]}``: the options (regions DOCR offers, tier
     eligibility) only when a registry is to be created or the tier goes down; the subscription alone only
     when the account has no registry (the list carries it otherwise) and the layout creates one without
     naming a tier; the repository count only of registries marked absent without ``force``.
+
+    One exception, the rule ``docr_registry`` follows for a create (``_registry.registry_reads``): a layout
+    that creates a single registry, in a region the API's spec lists, has the API validate that region. The
+    create is then the converge's first write (the role creates before anything else), so a refusal still
+    leaves nothing written, and ``docr_registry`` reads the options after it to name the region. Check mode,
+    where the plan is the whole answer, still reads them.
     """
     existing = set(r.get("name") for r in registries)
     creates = [e for e in _present(layout) if e["name"] not in existing]
     tier = layout["subscription_tier"]
     current = current_tier(registries)
-    downgrade = bool(tier and current and _registry.TIERS.index(tier) < _registry.TIERS.index(current))
+    downgrade = _registry.is_downgrade(current, tier)
     count = []
     for entry in layout["registries"]:
         if entry["state"] == "absent" and entry["name"] in existing and not entry["force"] and entry["name"] not in count:
             count.append(entry["name"])
     return dict(
-        options=bool(creates) or downgrade,
+        options=downgrade or len(creates) > 1 or check_mode and bool(creates)
+        or any(e["region"] not in _registry.SPEC_REGIONS for e in creates),
         subscription=bool(creates) and not registries and tier is None,
         count=count,
     )
@@ -165,18 +171,23 @@ def _name_problems(layout):
     return problems
 
 
-def _resolve(clusters, entry):
-    """``({ref: cluster}, problem or None)`` for the entry's clusters (``_doks.resolve_clusters``)."""
-    try:
-        return _doks.resolve_clusters(clusters, entry["clusters"], where(entry["index"], "clusters")), None
-    except DocrInputError as exc:
-        found = {}
-        for ref in entry["clusters"]:
-            try:
-                found.update(_doks.resolve_clusters(clusters, [ref]))
-            except DocrInputError:
-                pass
-        return found, exc.msg
+def _items(layout, regions_ok):
+    """The layout's present registries as ``_doks.integration_item`` s, naming the layout's variables.
+
+    A registry whose region is already a problem (it would move, or DOCR does not offer it) is not also checked
+    for co-location: its region is wrong, not its clusters.
+    """
+    return [_doks.integration_item([e["name"]], e["clusters"], e["allow_cross_region"] or not regions_ok[e["index"]],
+                                   where(e["index"]), where(e["index"], "clusters"), where(e["index"], "name"))
+            for e in _present(layout)]
+
+
+def _region_problem(entry, existing, offered):
+    """``_registry``'s region rules for one entry: a registry cannot move; a create needs a region DOCR offers."""
+    option = where(entry["index"], "region")
+    if entry["name"] in existing:
+        return _registry.moved_region_problem(entry["name"], entry["region"], existing[entry["name"]], option)
+    return _registry.region_problem(entry["region"], offered, option)
 
 
 def problems(layout, account):
@@ -185,80 +196,68 @@ def problems(layout, account):
     ``account``: ``registries`` (the list as the API gives it), ``clusters`` (normalised), ``options``
     (normalised, or None when not read), ``subscription_tier`` (when read on its own), ``repositories``
     (``{name: count}`` of the registries marked absent without force).
+
+    Returns ``(problems, cross)``: ``cross`` are the cross-region pairs accepted with ``require_colocation: false``.
     """
     found = _name_problems(layout)
-    existing = dict((r.get("name"), r.get("region")) for r in account["registries"])
-    offered = (account.get("options") or {}).get("regions") or []
-    tier = layout["subscription_tier"]
+    existing = _doks.registry_regions(account["registries"])
+    offered = (account.get("options") or {}).get("regions")
     current = current_tier(account["registries"]) or account.get("subscription_tier")
-    cross = []
+    regions = dict(existing)
+    regions_ok = {}
     for entry in _present(layout):
-        name, region = entry["name"], entry["region"]
-        region_ok = True
-        if name in existing and existing[name] != region:
-            found.append("%s: registry %s is in %s, not %s; a registry cannot move between regions (create one with "
-                         "another name there)." % (where(entry["index"], "region"), name, existing[name], region))
-            region_ok = False
-        elif name not in existing and offered and region not in offered:
-            found.append("%s: %s is not a region DOCR offers; choose one of: %s."
-                         % (where(entry["index"], "region"), region, ", ".join(offered)))
-            region_ok = False
-        resolved, problem = _resolve(account["clusters"], entry)
+        problem = _region_problem(entry, existing, offered)
+        regions_ok[entry["index"]] = problem is None
         if problem:
             found.append(problem)
-        if not region_ok or entry["allow_cross_region"]:
-            continue
-        pairs = [(resolved[ref], name) for ref in entry["clusters"] if ref in resolved]
-        for cluster, _name, _region in _doks.cross_region_pairs(pairs, {name: region}):
-            text = "cluster %s (%s) and registry %s (%s) are in different regions" % (cluster["name"], cluster["region"], name, region)
-            if layout["require_colocation"]:
-                found.append("%s: %s; set %s: true to accept it (cross-region pulls are slower and billed)."
-                             % (where(entry["index"], "clusters"), text, where(entry["index"], "allow_cross_region")))
-            else:
-                cross.append(text)
-    found.extend(_count_problems(layout, existing, tier, current))
+        regions.setdefault(entry["name"], entry["region"])
+    # clusters (unknown, ambiguous) and co-location, by the integration's own rules; require_colocation is
+    # applied below, so that each pair is reported by the layout entry that asks for it
+    review = _doks.review_integration(account["clusters"], regions, _items(layout, regions_ok), require_colocation=False)
+    found.extend(review.problems)
+    first = {}
+    for entry in _present(layout):
+        first.setdefault(entry["name"], entry["index"])
+    cross = []
+    for pair in review.cross_region:
+        text = "cluster %s (%s) and registry %s (%s) are in different regions" % (
+            pair["cluster"], pair["cluster_region"], pair["registry"], pair["registry_region"])
+        index = first[pair["registry"]]
+        if layout["require_colocation"]:
+            found.append("%s: %s; set %s: true to accept it (cross-region pulls are slower and billed)."
+                         % (where(index, "clusters"), text, where(index, "allow_cross_region")))
+        else:
+            cross.append(text)
+    found.extend(_count_problems(layout, existing, current))
+    counts = account.get("repositories") or {}
     for entry in layout["registries"]:
-        count = (account.get("repositories") or {}).get(entry["name"])
-        if entry["state"] == "absent" and entry["name"] in existing and not entry["force"] and count:
-            found.append("%s: registry %s still holds %d repositor%s; deleting it deletes every image in it. Set %s: "
-                         "true to delete it anyway." % (where(entry["index"], "state"), entry["name"], count,
-                                                        "y" if count == 1 else "ies", where(entry["index"], "force")))
-    found.extend(_tier_problems(layout, account, current))
+        if entry["state"] == "absent" and entry["name"] in existing:
+            problem = _registry.delete_problem(entry["name"], counts.get(entry["name"]), entry["force"],
+                                               where(entry["index"], "force"))
+            if problem:
+                found.append("%s: %s" % (where(entry["index"], "state"), problem))
+    tier = layout["subscription_tier"]
+    if _registry.is_downgrade(current, tier):
+        found.extend(_registry.downgrade_problems(current, tier, account.get("options"), VARIABLE + ".subscription_tier"))
     if layout["schedule_gc"]:
         found.extend(gc_problems(layout))
     return found, cross
 
 
-def _count_problems(layout, existing, tier, current):
+def _count_problems(layout, existing, current):
+    """The tier and count rules (``_registry.tier_problems``, ``no_subscription_problem``) for the account after
+    the layout: its present registries and the account's others."""
     present = set(e["name"] for e in _present(layout))
     named = set(e["name"] for e in layout["registries"])
     kept = [name for name in existing if name not in named]
     total = len(present) + len(kept)
-    effective = tier or current
-    most = _registry.MAX_REGISTRIES["professional"]
-    if total > most:
-        return ["%s.registries: the account would hold %d registries (%d in the layout, %d others); DigitalOcean allows "
-                "at most %d." % (VARIABLE, total, len(present), len(kept), most)]
-    creates = [name for name in present if name not in existing]
-    if creates and effective is None:
-        return ["%s.subscription_tier: the account has no container registry subscription yet; set it (%s) to create "
-                "its first registry." % (VARIABLE, ", ".join(_registry.TIERS))]
-    if effective is not None and total > _registry.MAX_REGISTRIES[effective]:
-        return ["%s.subscription_tier: the account would hold %d registries; more than one needs %s.subscription_tier: "
-                "professional (it is %s)." % (VARIABLE, total, VARIABLE, effective)]
-    return []
-
-
-def _tier_problems(layout, account, current):
-    """A tier the account cannot move down to (the options say it is not eligible)."""
-    tier = layout["subscription_tier"]
-    if not (tier and current) or _registry.TIERS.index(tier) >= _registry.TIERS.index(current):
-        return []
-    for offer in (account.get("options") or {}).get("subscription_tiers") or []:
-        if offer.get("slug") == tier and offer.get("eligible") is False:
-            return ["%s.subscription_tier: the account is not eligible to move from %s to %s (%s)." % (
-                VARIABLE, current, tier, ", ".join(offer.get("eligibility_reasons") or ["no reason given"]))]
-    return []
+    effective = layout["subscription_tier"] or current
+    option = VARIABLE + ".subscription_tier"
+    if effective is None:
+        creates = [name for name in present if name not in existing]
+        return [_registry.no_subscription_problem(option)] if creates else []
+    return ["%s.registries: the account would hold %d registries (%d in the layout, %d others): %s"
+            % (VARIABLE, total, len(present), len(kept), problem) for problem in _registry.tier_problems(effective, total, option)]
 
 
 def gc_settings(layout):
@@ -327,7 +326,7 @@ def plan(layout, account):
             keeper = next((dict(name=n, region=r) for n, r in sorted(existing.items()) if n not in absent), None)
         if keeper is not None:
             call = dict(name=keeper["name"], region=existing[keeper["name"]], subscription_tier=tier)
-            if _registry.TIERS.index(tier) < _registry.TIERS.index(current):
+            if _registry.is_downgrade(current, tier):
                 tier_after = call
             else:
                 calls.append(call)
@@ -335,7 +334,7 @@ def plan(layout, account):
     wanted = {}
     integrations = []
     for entry in present:
-        resolved, _problem = _resolve(clusters, entry)
+        resolved = _doks.resolve_clusters(clusters, entry["clusters"], where(entry["index"], "clusters"))
         missing = []
         for ref in entry["clusters"]:
             cluster = resolved[ref]

@@ -354,8 +354,8 @@ def moved_region_problem(name, wanted, actual, option="region"):
     """Why registry ``name`` in ``actual`` cannot be made to be in ``wanted`` (a registry cannot move), or None."""
     if wanted is None or wanted == actual:
         return None
-    return ("%s=%s does not match registry %r, which is in %s. A registry cannot move between regions: remove %s, "
-            "or create a registry with another name there." % (option, wanted, name, actual, option))
+    return ("%s=%s does not match registry %r, which is in %s. A registry cannot move between regions: set %s to %s, "
+            "or create a registry with another name there." % (option, wanted, name, actual, option, actual))
 
 
 def delete_problem(name, repositories, force, option="force"):

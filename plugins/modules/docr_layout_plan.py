@@ -23,7 +23,9 @@ description:
     C(dockyard.docr.gc_schedule) checks them.
   - "Reads: the registry list (whose items carry the subscription) and the DOKS cluster list (all pages): 2 API
     calls when nothing is to be created or deleted. Only when the layout needs them: the options (regions DOCR
-    offers, tier eligibility) when a registry is to be created or the tier goes down; the subscription when
+    offers, tier eligibility) when registries are to be created or the tier goes down (a single create in a
+    region the API's spec lists is validated by the API, as M(dockyard.docr.docr_registry) does, since it is
+    the converge's first write; check mode still reads them); the subscription when
     the account has no registry, the layout creates one and names no tier; the repository count of each
     registry marked absent without C(force)."
   - C(changed) says whether the account differs from the layout (what a converge would change), so that a
@@ -151,7 +153,7 @@ problems:
   returned: failure
   type: list
   elements: str
-  sample: ["docr_layout.registries[2].region: nyc33 is not a region DOCR offers; choose one of: nyc3, sfo3, ams3."]
+  sample: ["docr_layout.registries[2].region=nyc33 is not a region DOCR offers; choose one of: nyc3, sfo3, ams3."]
 """
 
 from ansible_collections.dockyard.docr.plugins.module_utils import _doks as doks
@@ -182,7 +184,7 @@ class LayoutPlan(PlannedResource):
         registries = reg.list_registries(self.api)
         account = dict(registries=registries, clusters=doks.list_clusters(self.api), options=None,
                        subscription_tier=None, repositories={})
-        wanted = layout_rules.needs(self.layout, registries)
+        wanted = layout_rules.needs(self.layout, registries, self.check_mode)
         if wanted["options"]:
             account["options"] = reg.normalize_options(reg.get_options(self.api))
         if wanted["subscription"]:

@@ -84,8 +84,14 @@ def test_needs_reads_only_what_the_plan_uses():
     existing = [registry("acme-%s" % r, r) for r in ("nyc3", "sfo3", "ams3")]
     # converged: nothing beyond the two lists
     assert _layout.needs(layout, existing) == dict(options=False, subscription=False, count=[])
-    # a registry to create: the options (regions DOCR offers); the tier is named, so no subscription read
-    assert _layout.needs(layout, existing[:2]) == dict(options=True, subscription=False, count=[])
+    # registries to create: the options (regions DOCR offers); the tier is named, so no subscription read
+    assert _layout.needs(layout, existing[:1]) == dict(options=True, subscription=False, count=[])
+    # a single create in a region the spec lists is the converge's first write: the API validates its region
+    # (as docr_registry does), except in check mode, where the plan is the whole answer
+    assert _layout.needs(layout, existing[:2]) == dict(options=False, subscription=False, count=[])
+    assert _layout.needs(layout, existing[:2], check_mode=True)["options"] is True
+    single = shape(dict(subscription_tier="professional", registries=[dict(name="x", region="nyc33")]))
+    assert _layout.needs(single, existing)["options"] is True
     # no registry yet and no tier named: the subscription, read on its own
     assert _layout.needs(shape(example(subscription_tier=None)), []) == dict(options=True, subscription=True, count=[])
     # a tier going down: its eligibility, in the options
@@ -110,15 +116,16 @@ def test_names_and_duplicates():
 
 def test_region_cannot_move():
     found = problems_of(example(), account([registry("acme-nyc3", "fra1"), registry("acme-sfo3", "sfo3"), registry("acme-ams3", "ams3")]))
-    assert found == ["docr_layout.registries[0].region: registry acme-nyc3 is in fra1, not nyc3; a registry cannot move "
-                     "between regions (create one with another name there)."]
+    assert found == ["docr_layout.registries[0].region=nyc3 does not match registry 'acme-nyc3', which is in fra1. A registry "
+                     "cannot move between regions: set docr_layout.registries[0].region to fra1, or create a registry with "
+                     "another name there."]
 
 
 def test_region_offered_only_for_creates_and_not_a_cross_region_pair():
     raw = example()
     raw["registries"][0]["region"] = "nyc33"
     found = problems_of(raw, account(options=OPTIONS))
-    assert found == ["docr_layout.registries[0].region: nyc33 is not a region DOCR offers; choose one of: nyc3, sfo3, ams3, fra1."]
+    assert found == ["docr_layout.registries[0].region=nyc33 is not a region DOCR offers; choose one of: nyc3, sfo3, ams3, fra1."]
 
 
 def test_unknown_and_ambiguous_clusters():
@@ -126,8 +133,8 @@ def test_unknown_and_ambiguous_clusters():
     raw = example()
     raw["registries"][0]["clusters"] = ["prod-nyc3-a", "ghost", "twin", "u1"]
     found = problems_of(raw, account(clusters=clusters, options=OPTIONS))
-    assert len(found) == 1 and found[0].startswith("docr_layout.registries[0].clusters: unknown DOKS cluster 'ghost'"), found
-    assert "several clusters are named 'twin'" in found[0]
+    assert len(found) == 2 and found[0].startswith("docr_layout.registries[0].clusters: unknown DOKS cluster 'ghost'"), found
+    assert found[1] == "docr_layout.registries[0].clusters: several clusters are named 'twin'; use their UUIDs."
 
 
 def test_cross_region_pairs_and_colocation():
@@ -146,34 +153,48 @@ def test_cross_region_pairs_and_colocation():
 
 
 def test_tiers_and_counts():
-    assert any("more than one needs docr_layout.subscription_tier: professional (it is basic)" in p
+    assert any("docr_layout.subscription_tier=basic allows one registry, not 3; only professional allows several" in p
                for p in problems_of(example(subscription_tier="basic"), account(options=OPTIONS)))
     # the account's tier counts when the layout names none; other registries of the account count too
     others = [registry("other-%d" % i, "nyc3") for i in range(8)]
     found = problems_of(example(subscription_tier=None), account(others, options=OPTIONS))
-    assert found == ["docr_layout.registries: the account would hold 11 registries (3 in the layout, 8 others); "
-                     "DigitalOcean allows at most 10."]
+    assert found == ["docr_layout.registries: the account would hold 11 registries (3 in the layout, 8 others): "
+                     "docr_layout.subscription_tier=professional allows at most 10 registries, not 11."]
     found = problems_of(example(subscription_tier=None), account(options=OPTIONS))
-    assert found == ["docr_layout.subscription_tier: the account has no container registry subscription yet; set it "
-                     "(starter, basic, professional) to create its first registry."]
+    assert found == ["The account has no container registry subscription yet: set docr_layout.subscription_tier "
+                     "(starter, basic or professional) to create its first registry."]
     assert problems_of(example(subscription_tier=None), account(options=OPTIONS, tier="professional")) == []
 
 
 def test_tier_down_needs_eligibility():
     raw = dict(subscription_tier="starter", registries=[dict(name="solo", region="nyc3")])
     found = problems_of(raw, account([registry("solo", "nyc3", "basic")], options=OPTIONS))
-    assert found == ["docr_layout.subscription_tier: the account is not eligible to move from basic to starter "
+    assert found == ["docr_layout.subscription_tier=starter: the account is not eligible to move from basic to starter "
                      "(OverRepositoryLimit)."]
 
 
 def test_delete_holding_images_needs_force():
     raw = dict(subscription_tier="professional", registries=[dict(name="old", region="nyc3", state="absent")])
     found = problems_of(raw, account([registry("old", "nyc3")], repositories={"old": 2}))
-    assert found == ["docr_layout.registries[0].state: registry old still holds 2 repositories; deleting it deletes every "
-                     "image in it. Set docr_layout.registries[0].force: true to delete it anyway."]
+    assert found == ["docr_layout.registries[0].state: Registry 'old' still holds 2 repositories; deleting it deletes every "
+                     "image in it. Set docr_layout.registries[0].force=true to delete it anyway."]
     assert problems_of(raw, account([registry("old", "nyc3")], repositories={"old": 0})) == []
     raw["registries"][0]["force"] = True
     assert problems_of(raw, account([registry("old", "nyc3")])) == []
+    # fail closed: a registry that was not counted is not deleted without force
+    raw["registries"][0]["force"] = False
+    found = problems_of(raw, account([registry("old", "nyc3")]))
+    assert len(found) == 1 and "was not counted for repositories" in found[0], found
+
+
+def test_rules_are_the_services_own():
+    """The layout's messages are those of _registry and _doks, with the layout's variables as options."""
+    from ansible_collections.dockyard.docr.plugins.module_utils import _registry
+    raw = dict(subscription_tier="starter", registries=[dict(name="solo", region="nyc3")])
+    options = dict(OPTIONS, subscription_tiers=[t for t in OPTIONS["subscription_tiers"] if t["slug"] != "starter"])
+    found = problems_of(raw, account([registry("solo", "nyc3", "basic")], options=options))
+    assert found == _registry.downgrade_problems("basic", "starter", options, "docr_layout.subscription_tier")
+    assert "no such tier" in found[0]        # a tier the options do not list is refused (fail closed)
 
 
 def test_gc_settings_checked_only_with_schedule_gc():

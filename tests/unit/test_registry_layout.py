@@ -177,7 +177,7 @@ def test_example_layout_create_rerun_drift(sim, tmp_path, reading):
 
 # The first converge of the example (3 new registries, 3 distinct registry sets, basic -> professional): 24 calls
 # before issue 15, 22 with the plan alone, 18 with docr_registry's two-call create (docs/performance.md).
-FIRST_CONVERGE_CALLS = 22
+FIRST_CONVERGE_CALLS = 18
 
 
 def test_first_converge_reads_each_list_once_in_the_plan(sim, tmp_path):
@@ -216,7 +216,7 @@ def test_three_independent_problems_fail_once_with_zero_writes(sim, tmp_path):
     for needle in ("docr_layout.registries[0].clusters: unknown DOKS cluster 'ghost-1'",
                    "docr_layout.registries[1].clusters: cluster prod-ams3-a (ams3) and registry acme-sfo3 (sfo3)",
                    "docr_layout.registries[2].name 'Bad_Name' is not a valid registry name",
-                   "docr_layout.registries[3].region: nyc33 is not a region DOCR offers"):
+                   "docr_layout.registries[3].region=nyc33 is not a region DOCR offers"):
         assert needle in msg, (needle, msg)
     # the mistyped region is reported as such, not as a cross-region pair
     assert "registry acme-fra1 (nyc33)" not in msg, msg
@@ -243,7 +243,7 @@ def test_validation_fails_before_any_write(sim, tmp_path):
     # tier: several registries need professional
     sim.clear_requests()
     run = play(sim, tmp_path, layout(subscription_tier="basic"))
-    assert run.rc != 0 and "more than one needs docr_layout.subscription_tier: professional" in run.out, run
+    assert run.rc != 0 and "docr_layout.subscription_tier=basic allows one registry" in run.out, run
     assert writes(sim) == []
 
     # and at most 10
@@ -277,8 +277,8 @@ def test_absent_registry_holding_images_needs_force(sim, tmp_path):
     ])
     run = play(sim, tmp_path, wanted)
     assert run.rc != 0, run
-    assert "docr_layout.registries[1].state: registry acme-old still holds 1 repository" in run.out, run
-    assert "docr_layout.registries[1].force: true" in run.out, run
+    assert "docr_layout.registries[1].state: Registry 'acme-old' still holds 1 repository" in run.out, run
+    assert "docr_layout.registries[1].force=true" in run.out, run
     # nothing written: both clusters still pull from it, and it is still there
     assert writes(sim) == []
     assert clusters_state(sim) == before and "acme-old" in registries_state(sim)
